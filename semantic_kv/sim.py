@@ -158,7 +158,7 @@ class Simulator:
                     k += 1
                 hit, missed = nodes[:k], nodes[k:]
             else:
-                hit = [n for n in nodes if cached[n]]; missed = [n for n in nodes if not cached[n]]
+                hit = [n for n in nodes if cached[n]]; missed = list(dict.fromkeys(n for n in nodes if not cached[n]))  # a unit repeated in one request is admitted once
             regret = [n for n in missed if evicted[n]]
             for n in regret: regret_t[typ[n]] += 1; evicted[n] = 0
             if observe: observe(hit, missed, regret)
