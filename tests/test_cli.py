@@ -84,9 +84,10 @@ def test_replay_errors(tmp_path):
                         '--out', tmp_path, '--json').stdout)
     assert ok['requests'] == 1 and ok['skipped_lines'] == 1
 
-MOONCAKE = ROOT.parent/'shared'/'data'/'traces'/'mooncake'/'conversation_trace.jsonl'
+from semantic_kv.blocks import find_mooncake
+MOONCAKE = find_mooncake()
 
-@pytest.mark.skipif(not MOONCAKE.exists(), reason='Mooncake conversation trace not present; download it from '
+@pytest.mark.skipif(MOONCAKE is None, reason='Mooncake conversation trace not present; download it from '
                     'https://github.com/kvcache-ai/Mooncake/tree/main/FAST25-release/traces')
 def test_replay_mooncake_reference(tmp_path):
     d = json.loads(skv('replay', '--trace', MOONCAKE, '--format', 'mooncake', '--block-size', 512, '--capacity-blocks', 9139,
