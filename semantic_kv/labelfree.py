@@ -18,6 +18,7 @@ __all__ = ['GENERATED_FAMILIES', 'AdaptiveStructural', 'prefix_tree_trace', 'gen
 class AdaptiveStructural(AdaptiveSemantic):
     "`adaptive_semantic` on structural features (no labels, no future): log-odds ageing and learned bypass."
     name = 'adaptive_structural'
+    static_features = False   # features change at every access
     NS, NM, NR = 3, 9, 4   # buckets: times seen (0, 1, 2+); log2(new units in request); log2(offset into new part)
     n_features = 2*2*NS*NM*NR
     feature_names = [f"{l}/{c}/seen{s}/new{m}/off{r}" for l in ('body','last') for c in ('fresh','cont')
