@@ -136,7 +136,7 @@ def test_run_and_run_all(tmp_path):
     agg = pd.read_csv(tmp_path/'o2'/'aggregate_summary.csv')
     assert {'workload', 'policy', 'avg_ttft_ms', 'p95_ttft_ms', 'token_hit_rate', 'tokens_saved', 'evictions',
             'ttft_improvement_vs_lru_pct', 'gap_closed_pct'} <= set(agg.columns)
-    assert len(agg) == 2*9 and (tmp_path/'o2'/'aggregate_summary.md').exists()
+    assert len(agg) == 2*10 and (tmp_path/'o2'/'aggregate_summary.md').exists()
 
 def test_bad_workload_config(tmp_path):
     bad = tmp_path/'bad.json'
