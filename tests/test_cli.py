@@ -145,3 +145,16 @@ def test_bad_workload_config(tmp_path):
     one_line_error(skv('run', bad, '--out', tmp_path, check=False), 'bad.json', 'n_requests')
     bad.write_text('{"name": "x",\n  oops}')
     one_line_error(skv('run', bad, '--out', tmp_path, check=False), 'bad.json:2')
+
+def test_replay_from_config_file(tmp_path):
+    cfg = tmp_path/'replay.json'
+    cfg.write_text(json.dumps(dict(trace=str(DATA/'traces'/'example_agent_native.jsonl'), capacity_tokens=4000,
+                                   policies=['lru', 'adaptive_semantic', 'belady'], sweep=[0.2])))
+    d = json.loads(skv('replay', '--config', cfg, '--out', tmp_path, '--json').stdout)
+    assert d['capacity_tokens'] == 4000 and set(d['policies']) == {'lru', 'adaptive_semantic', 'belady'}
+    d2 = json.loads(skv('replay', '--config', cfg, '--capacity-tokens', 2000, '--out', tmp_path, '--json').stdout)
+    assert d2['capacity_tokens'] == 2000                       # flags override the config
+    cfg.write_text(json.dumps(dict(trace='x.jsonl', capacity_tokens=-5)))
+    one_line_error(skv('replay', '--config', cfg, check=False), 'replay.json', 'capacity_tokens')
+    cfg.write_text(json.dumps(dict(trace='x.jsonl', capacity_tokens=5, colour='blue')))
+    one_line_error(skv('replay', '--config', cfg, check=False), 'colour')
