@@ -6,6 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf _proc _site
 python tools/proc_docs.py
+# nbdev marks show_doc cells with a `has_sd` key that is not part of the notebook schema; drop it before nbconvert
+python - <<'PY'
+import json, pathlib
+for p in pathlib.Path('_proc').rglob('*.ipynb'):
+    nb = json.loads(p.read_text())
+    for c in nb['cells']: c.pop('has_sd', None)
+    p.write_text(json.dumps(nb))
+PY
 mapfile -t pages < <(find _proc -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
 [ "${#pages[@]}" -gt 0 ] || { echo "no processed pages found in _proc/" >&2; exit 1; }
 fail=0
