@@ -171,7 +171,8 @@ def run_all(out_root='outputs/experiments', executor:str='process', configs:Opti
             seeds:Optional[list]=None, n_requests:Optional[int]=None, progress:bool=True, workers:Optional[int]=None)->dict:
     "Run every workload config; write per-experiment reports and the aggregate summary"
     configs = [Path(c) for c in (configs or list_workload_configs())]
-    if not configs: raise InputError("no workload configs found")
+    if not configs: raise InputError("no workload configs found: use --configs DIR, or point SEMANTIC_KV_DATA at a folder with workloads/*.json "
+                                     "(the bundled data/ is found next to the package in an editable install)")
     cfgs = [load_workload_config(c) for c in configs]
     cfgs = [c.model_copy(update=dict(seeds=seeds or c.seeds)) for c in cfgs]
     t0 = time.time()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable, Literal, Optional
 import textwrap
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from .models import ChatRequest, InputError, content_hash, describe_error
+from .models import data_dir, ChatRequest, InputError, content_hash, describe_error
 
 # %% auto #0
 __all__ = ['WORKLOAD_NAMES', 'DATA_DIR', 'FIRST', 'LAST', 'CO_A', 'CO_B', 'CO_C', 'CITIES', 'STATES', 'MONTHS', 'PRODUCTS',
@@ -91,8 +91,7 @@ class WorkloadConfig(BaseModel):
         return self
 
 # %% ../nbs/10_workloads.ipynb #e09b5a3e
-_PKG = Path(__file__).resolve().parent if '__file__' in globals() else Path('../semantic_kv').resolve()   # the notebook runs in nbs/
-DATA_DIR = _PKG.parent/'data'/'workloads'
+DATA_DIR = data_dir()/'workloads'   # the repository's data/ (or $SEMANTIC_KV_DATA)
 
 def load_workload_config(path:str|Path, # a workload JSON file
                         )->WorkloadConfig:
