@@ -13,8 +13,8 @@ from typing import Iterable, Literal, Optional
 from .models import SegmentedRequest, Segment, TYPE_CODE, SEMANTIC_TYPES, InputError
 
 # %% auto #0
-__all__ = ['MOONCAKE_URL', 'hash64', 'extra_keys', 'BlockRequest', 'BlockTrace', 'request_blocks', 'build_trace', 'read_mooncake',
-           'find_mooncake']
+__all__ = ['MOONCAKE_URL', 'hash64', 'extra_keys', 'BlockRequest', 'BlockTrace', 'request_blocks', 'build_trace',
+           'mooncake_fields', 'read_mooncake', 'find_mooncake']
 
 # %% ../nbs/04_blocks.ipynb #3daa3d18
 _ROOT = b'semantic-kv/root'
@@ -135,18 +135,26 @@ def build_trace(reqs:Iterable[SegmentedRequest], # segmented requests in arrival
 # %% ../nbs/04_blocks.ipynb #58af5ccd
 MOONCAKE_URL = 'https://github.com/kvcache-ai/Mooncake/tree/main/FAST25-release/traces'
 
+def mooncake_fields(o:dict, block_size:int=512, src=None, i=None):
+    "Validate one Mooncake record: `(hash_ids, block sizes, input_length, timestamp, output_length)`"
+    for k in ('input_length', 'hash_ids'):
+        if k not in o: raise InputError(f"missing field {k!r}", src, i)
+    ids, n_in, ts, out = o['hash_ids'], o['input_length'], o.get('timestamp', 0), o.get('output_length')
+    if not isinstance(ids, list) or not all(type(h) is int and h >= 0 for h in ids): raise InputError("hash_ids: expected a list of non-negative integers", src, i)
+    if type(n_in) is not int or n_in < 0: raise InputError(f"input_length: expected a non-negative integer, got {n_in!r}", src, i)
+    if type(ts) not in (int, float) or ts < 0: raise InputError(f"timestamp: expected a non-negative number, got {ts!r}", src, i)
+    if out is not None and (type(out) is not int or out < 0): raise InputError(f"output_length: expected a non-negative integer, got {out!r}", src, i)
+    n = len(ids)
+    if not (n == 0 and n_in == 0) and not ((n-1)*block_size < n_in <= n*block_size):
+        raise InputError(f"input_length {n_in} does not fit {n} blocks of {block_size} tokens: is the block size right? (the FAST'25 traces use 512)", src, i)
+    sizes = [block_size]*n
+    if n: sizes[-1] = n_in - (n-1)*block_size
+    return ids, sizes, n_in, float(ts), out
+
 def _mooncake_request(o, i, block_size, src):
-    try:
-        ids, n_in = o['hash_ids'], int(o['input_length'])
-        ts = float(o.get('timestamp', 0))
-    except KeyError as e: raise InputError(f"missing field {e.args[0]!r}", src, i) from None
-    except (TypeError, ValueError) as e: raise InputError(f"bad field value ({e})", src, i) from None
-    if not isinstance(ids, list) or not all(isinstance(h, int) for h in ids): raise InputError("hash_ids: expected a list of integers", src, i)
-    sizes = [block_size] * len(ids)
-    if ids: sizes[-1] = max(1, min(block_size, n_in - block_size*(len(ids)-1)))
-    out = o.get('output_length')
-    return BlockRequest(list(ids), sizes, [TYPE_CODE['other']]*len(ids), max(n_in, sum(sizes)), ts, str(i-1), None, None,
-                        {'output_tokens': int(out)} if out is not None else None)
+    ids, sizes, n_in, ts, out = mooncake_fields(o, block_size, src, i)
+    return BlockRequest(list(ids), sizes, [TYPE_CODE['other']]*len(ids), n_in, ts, str(i-1), None, None,
+                        {'output_tokens': out} if out is not None else None)
 
 def read_mooncake(path,                        # a Mooncake-format JSON Lines file
                   block_size:int=512,          # tokens per hash id (512 in the FAST'25 traces)

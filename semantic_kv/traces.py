@@ -11,7 +11,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .models import SegmentedRequest, Segment, ChatRequest, InputError, content_hash, describe_error, parse_request
 from .tokens import get_tokenizer
-from .blocks import BlockTrace, build_trace, read_mooncake, request_blocks, extra_keys, hash64
+from .blocks import BlockTrace, build_trace, read_mooncake, mooncake_fields, request_blocks, extra_keys, hash64
 from .latency import LatencyModel
 from .segment import segment_request
 from .sim import simulate
@@ -86,18 +86,7 @@ def parse_openai(o:dict, tok, src:str|None=None, i:int|None=None, with_text:bool
 # %% ../nbs/20_traces.ipynb #c6fde273
 def parse_mooncake(o:dict, block_size:int=512, src:str|None=None, i:int|None=None)->SegmentedRequest:
     "One Mooncake record as a `SegmentedRequest` of unlabelled block-sized segments"
-    for k in ('input_length', 'hash_ids'):
-        if k not in o: raise InputError(f"missing field {k!r}", src, i)
-    ids, n_in, ts, out = o['hash_ids'], o['input_length'], o.get('timestamp', 0), o.get('output_length')
-    if not isinstance(ids, list) or not all(type(h) is int and h >= 0 for h in ids): raise InputError("hash_ids: expected a list of non-negative integers", src, i)
-    if type(n_in) is not int or n_in < 0: raise InputError(f"input_length: expected a non-negative integer, got {n_in!r}", src, i)
-    if type(ts) not in (int, float) or ts < 0: raise InputError(f"timestamp: expected a non-negative number, got {ts!r}", src, i)
-    if out is not None and (type(out) is not int or out < 0): raise InputError(f"output_length: expected a non-negative integer, got {out!r}", src, i)
-    n = len(ids)
-    if not (n == 0 and n_in == 0) and not ((n-1)*block_size < n_in <= n*block_size):
-        raise InputError(f"input_length {n_in} does not fit {n} blocks of {block_size} tokens: is the block size right? (the FAST'25 traces use 512)", src, i)
-    sizes = [block_size]*n
-    if n: sizes[-1] = n_in - (n-1)*block_size
+    ids, sizes, n_in, ts, out = mooncake_fields(o, block_size, src, i)
     segs = [Segment(semantic_type='other', rule='mooncake', token_count=s, content_hash=f"{h:016x}"[-16:]) for h, s in zip(ids, sizes)]
     return SegmentedRequest(request_id=str(i-1 if i else 0), timestamp_ms=float(ts), segments=segs, output_tokens=out)
 
