@@ -4,12 +4,13 @@
 
 # %% ../nbs/90_cli.ipynb #99704a34
 from __future__ import annotations
-import argparse, json, sys, time
+import argparse, importlib, json, sys, time
 from pathlib import Path
 from .models import InputError, data_dir
 
 # %% auto #0
-__all__ = ['cmd_segment', 'cmd_summarize', 'cmd_replay', 'cmd_trace_convert', 'cmd_run', 'cmd_run_all', 'parser', 'main']
+__all__ = ['CLI_PLUGINS', 'cmd_segment', 'cmd_summarize', 'cmd_replay', 'cmd_trace_convert', 'cmd_run', 'cmd_run_all', 'parser',
+           'main']
 
 # %% ../nbs/90_cli.ipynb #eb672abb
 def _csv(s): return [x.strip() for x in s.split(',') if x.strip()]
@@ -83,6 +84,10 @@ def cmd_run_all(a):
     return 0
 
 # %% ../nbs/90_cli.ipynb #716789a8
+# Modules that add their own subcommands: each has `register_cli(sub)` and keeps its heavy imports inside the
+# command functions, so `semantic-kv --help` stays fast.
+CLI_PLUGINS = ()
+
 def parser()->argparse.ArgumentParser:
     "The `semantic-kv` argument parser"
     p = argparse.ArgumentParser(prog='semantic-kv', description='Simulate prefix/KV-cache eviction policies on LLM serving traffic. '
@@ -133,6 +138,7 @@ def parser()->argparse.ArgumentParser:
         s.add_argument('--seeds', default=None, help='comma-separated seeds (default: the configs\')')
         s.add_argument('--no-progress', action='store_true', help='no progress bar')
         s.set_defaults(fn=fn)
+    for m in CLI_PLUGINS: importlib.import_module(m).register_cli(sub)
     return p
 
 def main(argv=None)->int:
