@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .models import data_dir, ChatRequest, InputError, content_hash, describe_error
 
 # %% auto #0
-__all__ = ['WORKLOAD_NAMES', 'DATA_DIR', 'FIRST', 'LAST', 'CO_A', 'CO_B', 'CO_C', 'CITIES', 'STATES', 'MONTHS', 'PRODUCTS',
-           'KB_TOPICS', 'KB', 'KB_SENT', 'KB_STEPS', 'POLICY_TOPICS', 'POL', 'POL_SENT', 'CLAUSES', 'LEGAL',
+__all__ = ['WORKLOAD_NAMES', 'MAX_RANGE', 'DATA_DIR', 'FIRST', 'LAST', 'CO_A', 'CO_B', 'CO_C', 'CITIES', 'STATES', 'MONTHS',
+           'PRODUCTS', 'KB_TOPICS', 'KB', 'KB_SENT', 'KB_STEPS', 'POLICY_TOPICS', 'POL', 'POL_SENT', 'CLAUSES', 'LEGAL',
            'CONTRACT_KINDS', 'EMAIL_LINES', 'EMAIL', 'DEPO_Q', 'DEPO_A', 'EXHIBIT_KINDS', 'NOUNS', 'VERBS',
            'FUNC_BODIES', 'APPS', 'RULES', 'TEMPLATES', 'QUESTIONS', 'QUESTION_MORE', 'TICKET', 'ANSWERS',
            'LEGAL_ANSWERS', 'TENANT_NAMES', 'AGENT_TASKS', 'TASK_MORE', 'SERVICES', 'AGENT_TOOLS_USED', 'LEGAL_TASKS',
@@ -32,14 +32,18 @@ WORKLOAD_NAMES = ('low_memory_rag_stress', 'shared_system_prompt_high_reuse', 't
 
 class LatencySettings(BaseModel):
     "Parameters of the estimated TTFT model: `base_ms + uncached*ms_per_uncached_token + uncached*context*attn_ms_per_token_sq`."
-    model_config = ConfigDict(extra='forbid')
+    model_config = ConfigDict(extra='forbid', allow_inf_nan=False)
     base_ms: float = Field(25.0, ge=0)                   # scheduling + first decode step
     ms_per_uncached_token: float = Field(0.06, ge=0)     # ~16k prefill tokens/s: an 8B model on one A100-class GPU
     attn_ms_per_token_sq: float = Field(2e-6, ge=0)      # attention FLOPs per (new token x context token): 2*L*d/P of the linear cost
 
+# Upper ends of the ranges: generated texts are sized in tokens, so a range must stay within what a prompt can hold
+MAX_RANGE = dict(system_tokens=200_000, template_tokens=200_000, doc_tokens=200_000, docs_per_request=1000, question_tokens=200_000,
+                 pasted_tokens=200_000, turns=1000, answer_tokens=200_000, tool_output_tokens=200_000)
+
 class WorkloadConfig(BaseModel):
     "One workload's parameters. Ranges are `[min, max]` inclusive; token sizes are approximate (4 chars/token)."
-    model_config = ConfigDict(extra='forbid')
+    model_config = ConfigDict(extra='forbid', allow_inf_nan=False)   # NaN / Infinity / 1e400 are refused, never used
     name: str = Field(min_length=1)
     workload: Literal[WORKLOAD_NAMES]
     description: str = ''
@@ -57,12 +61,12 @@ class WorkloadConfig(BaseModel):
     question_tokens: tuple[int, int] = (15, 60)
     pasted_fraction: float = Field(0.0, ge=0, le=1)
     pasted_tokens: tuple[int, int] = (150, 600)
-    turns: tuple[int, int] = (1, 1)
+    turns: tuple[int, int] = (1, 1)                        # at least one turn per session (0 would never finish)
     answer_tokens: tuple[int, int] = (80, 250)
     tool_output_tokens: tuple[int, int] = (150, 900)
     shared_output_fraction: float = Field(0.0, ge=0, le=1)
-    arrival_rate_per_s: float = Field(2.0, gt=0)
-    think_time_s: float = Field(20.0, ge=0)
+    arrival_rate_per_s: float = Field(2.0, gt=0, le=1e6)
+    think_time_s: float = Field(20.0, ge=0, le=86_400)
     phase_split: float = Field(0.5, gt=0, lt=1)
     capacity_tokens: int = Field(gt=0)
     capacity_rationale: str = Field(min_length=1)
@@ -74,8 +78,10 @@ class WorkloadConfig(BaseModel):
     @field_validator('system_tokens', 'template_tokens', 'doc_tokens', 'docs_per_request', 'question_tokens',
                      'pasted_tokens', 'turns', 'answer_tokens', 'tool_output_tokens')
     @classmethod
-    def _range(cls, v):
+    def _range(cls, v, info):
         if v[0] < 0 or v[0] > v[1]: raise ValueError(f"must be [min, max] with 0 <= min <= max, got {list(v)}")
+        if v[1] > MAX_RANGE[info.field_name]: raise ValueError(f"max must be <= {MAX_RANGE[info.field_name]:,}, got {v[1]:,}")
+        if info.field_name == 'turns' and v[0] < 1: raise ValueError(f"a session needs at least one turn: min must be >= 1, got {v[0]}")
         return v
 
     @field_validator('capacity_fractions')
