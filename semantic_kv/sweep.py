@@ -83,32 +83,34 @@ def run_jobs(jobs:list,               # `Job`s to run
              progress:bool=True,      # show a progress bar on stderr
              ray_address:Optional[str]=None, # Ray cluster address (default: start or join a local instance)
              warmup=None,             # called once before forking workers (e.g. load a tokenizer they then share)
+             fn=None,                 # the job function (default `run_job`); any picklable module-level function of one job
             )->list:
     "Run jobs and return their results, flattened, in job order"
     if warmup is not None: warmup()
+    fn = fn or run_job
     if executor not in ('serial', 'process', 'ray'): raise InputError(f"executor: expected serial, process or ray, got {executor!r}")
     bar, res = _bar(len(jobs), progress, f'sweep ({executor})'), [None]*len(jobs)
     if executor == 'serial' or (executor == 'process' and (len(jobs) <= 1 or (workers or os.cpu_count() or 1) <= 1)):
         for i, j in enumerate(jobs):
-            res[i] = run_job(j)
+            res[i] = fn(j)
             if bar: bar.update()
     elif executor == 'process':
         with ProcessPoolExecutor(max_workers=min(len(jobs), workers or os.cpu_count() or 1)) as ex:
-            futs = {ex.submit(run_job, j): i for i, j in enumerate(jobs)}
+            futs = {ex.submit(fn, j): i for i, j in enumerate(jobs)}
             for f in as_completed(futs):
                 res[futs[f]] = f.result()
                 if bar: bar.update()
-    else: res = _run_ray(jobs, bar, ray_address)
+    else: res = _run_ray(jobs, bar, ray_address, fn)
     if bar: bar.close()
     return [r for rs in res for r in rs]
 
-def _run_ray(jobs, bar, address):
+def _run_ray(jobs, bar, address, fn=None):
     try: import ray
     except ImportError: raise InputError('the ray executor needs Ray: pip install -e ".[ray]"') from None
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
                  **({} if address else dict(num_cpus=os.cpu_count() or 1)))
-    remote = ray.remote(run_job)
+    remote = ray.remote(fn or run_job)
     refs = [remote.remote(j) for j in jobs]
     pending, index = list(refs), {r: i for i, r in enumerate(refs)}
     res = [None]*len(jobs)
