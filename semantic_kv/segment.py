@@ -15,8 +15,8 @@ from .tokens import Tokenizer, get_tokenizer
 # %% auto #0
 __all__ = ['T', 'LABEL_TYPES', 'ROLE_TYPES', 'RULES', 'placeholders', 'code_line', 'looks_like_code', 'is_tool_def', 'is_data',
            'is_other', 'words', 'is_question', 'legal_cues', 'passage_rule', 'classify_text', 'split_text',
-           'segment_text', 'canonical_json', 'segment_request', 'segments_frame', 'SegmentStream', 'segment_lines',
-           'read_segmented', 'summarize']
+           'segment_text', 'canonical_json', 'segment_request', 'segment_requests', 'segments_frame', 'SegmentStream',
+           'segment_lines', 'read_segmented', 'summarize']
 
 # %% ../nbs/02_segment.ipynb #564abd0c
 T = SemanticType
@@ -423,6 +423,16 @@ def segment_request(req:ChatRequest|dict,        # a request body (validated wit
     for i, m in enumerate(req.messages[n_lead:], n_lead): segs += _message_segments(m, i, tok, with_text, keep_token_ids)
     return SegmentedRequest(request_id=req.request_id, session_id=req.session_id, tenant_id=req.tenant_id,
                             cache_salt=req.cache_salt, model=req.model, timestamp_ms=req.timestamp_ms, segments=segs)
+
+# %% ../nbs/02_segment.ipynb #af7812a9
+def segment_requests(reqs:Iterable,               # request bodies (dicts) or `ChatRequest`s
+                     tokenizer=None,              # anything `get_tokenizer` accepts; default cl100k_base
+                     with_text:bool=False,        # keep segment texts
+                     keep_token_ids:bool=False,   # keep token ids (for block hashing)
+                    )->list[SegmentedRequest]:
+    "Segment a set of requests together"
+    tok = get_tokenizer(tokenizer)
+    return [segment_request(r, tok, with_text, keep_token_ids) for r in reqs]
 
 # %% ../nbs/02_segment.ipynb #07425707
 def segments_frame(sr:SegmentedRequest, # a segmented request

@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 import pandas as pd
-from .models import SEMANTIC_TYPES, InputError
-from .segment import split_text
+from .models import SEMANTIC_TYPES, InputError, ChatRequest, Message, parse_request
+from .segment import split_text, segment_requests, ROLE_TYPES
+from .tokens import get_tokenizer
 
 # %% auto #0
-__all__ = ['NONE', 'load_labelled', 'evaluate', 'confusion', 'per_type']
+__all__ = ['NONE', 'load_labelled', 'evaluate', 'confusion', 'per_type', 'load_requests', 'evaluate_requests', 'scores',
+           'label_agreement', 'token_scores']
 
 # %% ../nbs/03_segment_eval.ipynb #6abefb14
 def load_labelled(path, # a JSON Lines file of labelled items
@@ -67,3 +69,102 @@ def per_type(res:pd.DataFrame)->pd.DataFrame:
         rows.append(dict(type=t, support=n_exp, predicted=n_pred, precision=round(p, 3), recall=round(r, 3),
                          f1=round(2*p*r/(p+r), 3) if n_pred and n_exp and p+r else 0.0))
     return pd.DataFrame(rows).set_index('type')
+
+# %% ../nbs/03_segment_eval.ipynb #f217dfca
+def load_requests(path, # a JSON Lines file: {"id", "request", "labels", ...} per line
+                 )->list[dict]:
+    "Labelled requests; `labels[i]` is the list of expected types of message `i`"
+    items = []
+    for n, line in enumerate(Path(path).read_text(encoding='utf-8').splitlines(), 1):
+        if not line.strip(): continue
+        it = json.loads(line)
+        if len(it['labels']) != len(it['request']['messages']): raise InputError("labels: one list per message expected", str(path), n)
+        if bad := [l for ls in it['labels'] for l in ls if l not in SEMANTIC_TYPES]: raise InputError(f"unknown label {bad[0]!r}", str(path), n)
+        items.append(it)
+    return items
+
+# %% ../nbs/03_segment_eval.ipynb #da12bde0
+def _by_message(sr)->dict:
+    "message index -> [(type, rule)] runs of a segmented request (tool schemas left out)"
+    out = {}
+    for s in sr.segments:
+        if s.message_index is None: continue
+        runs = out.setdefault(s.message_index, [])
+        if not runs or runs[-1][0] != s.semantic_type.value: runs.append((s.semantic_type.value, s.rule))
+    return out
+
+def evaluate_requests(items:list[dict], # from `load_requests`
+                      segment_all=None, # list of request dicts -> list of `SegmentedRequest`; default `segment_requests`
+                     )->pd.DataFrame:   # one row per compared unit: id, split, style, message, role, expected, predicted, rule, correct
+    "Segment every split of a labelled request set (each split as one file) and compare with the labels"
+    segment_all = segment_all or segment_requests
+    rows = []
+    for split in dict.fromkeys(it.get('split', '') for it in items):
+        its = [it for it in items if it.get('split', '') == split]
+        for it, sr in zip(its, segment_all([it['request'] for it in its])):
+            got = _by_message(sr)
+            for i, labels in enumerate(it['labels']):
+                exp, pred = [l for l, _ in _runs(labels)], got.get(i, [])
+                for k in range(max(len(exp), len(pred))):
+                    e = exp[k] if k < len(exp) else NONE
+                    p, r = pred[k] if k < len(pred) else (NONE, '')
+                    rows.append(dict(id=it['id'], split=split, style=it.get('style', ''), message=i, role=it['request']['messages'][i]['role'],
+                                     expected=e, predicted=p, rule=r, correct=e == p))
+    return pd.DataFrame(rows)
+
+def scores(res:pd.DataFrame)->dict:
+    "Accuracy, per-type precision/recall and the confusion matrix of an evaluation, as plain JSON-able data"
+    pt = per_type(res)
+    return dict(units=len(res), accuracy=round(float(res.correct.mean()), 4),
+                per_type={t: dict(support=int(r.support), precision=None if pd.isna(r.precision) else float(r.precision),
+                                  recall=None if pd.isna(r.recall) else float(r.recall)) for t, r in pt.iterrows()},
+                confusion={e: {p: int(v) for p, v in row.items() if v} for e, row in confusion(res).iterrows()})
+
+# %% ../nbs/03_segment_eval.ipynb #86b57e8e
+def _truth_spans(m:Message)->tuple[str, list]:
+    "A labelled message's text and its true `(start, end, type)` spans (content parts carry `metadata.semantic_type`)"
+    role_t = ROLE_TYPES[m.role].value
+    msg_t = (m.metadata or {}).get('semantic_type')
+    if not isinstance(m.content, list): return m.content or '', [(0, len(m.content), msg_t or role_t)] if m.content else []
+    text, out = '', []
+    for p in m.content:
+        if p.type != 'text' or not p.text: continue
+        out.append((len(text), len(text) + len(p.text), (p.metadata or {}).get('semantic_type') or msg_t or role_t)); text += p.text
+    return text, out
+
+def label_agreement(labelled:list,        # requests whose content parts carry the true types (`generate(..., labels=True)`)
+                    predicted:list,       # the same requests segmented without labels (`SegmentedRequest`s with text)
+                    tokenizer=None,       # counts tokens of the compared pieces; default cl100k_base
+                   )->pd.DataFrame:       # tokens per (expected, predicted) pair
+    "Token-weighted confusion of true and predicted types over every token of every prompt"
+    tok, counts = get_tokenizer(tokenizer), {}
+    def add(e, p, text):
+        if text: counts[(e, p)] = counts.get((e, p), 0) + tok.count(text)
+    for lr, sr in zip(labelled, predicted):
+        lr = lr if isinstance(lr, ChatRequest) else parse_request(lr)
+        segs = {}
+        for s in sr.segments: segs.setdefault(s.message_index, []).append(s)
+        for s in segs.pop(None, []): add('tool_schema', s.semantic_type.value, s.text)
+        for i, m in enumerate(lr.messages):
+            text, truth = _truth_spans(m)
+            pred, pos = [], 0
+            for s in segs.get(i, []): pred.append((pos, pos + len(s.text), s.semantic_type.value)); pos += len(s.text)
+            cuts = sorted({0, len(text)} | {x for a, b, _ in truth for x in (a, b)} | {min(x, len(text)) for a, b, _ in pred for x in (a, b)})
+            ti = pi = 0
+            for a, b in zip(cuts, cuts[1:]):
+                while ti < len(truth) and truth[ti][1] <= a: ti += 1
+                while pi < len(pred) and pred[pi][1] <= a: pi += 1
+                add(truth[ti][2] if ti < len(truth) else NONE, pred[pi][2] if pi < len(pred) else NONE, text[a:b])
+            if pos > len(text): add(ROLE_TYPES[m.role].value, pred[-1][2], ''.join(s.text for s in segs[i])[len(text):])  # rendered tool calls
+    s = pd.Series(counts, dtype='int64')
+    s.index = s.index.set_names(['expected', 'predicted'])
+    order = [t for t in SEMANTIC_TYPES + [NONE] if t in set(s.index.get_level_values(0)) | set(s.index.get_level_values(1))]
+    return s.unstack(fill_value=0).reindex(index=order, columns=order, fill_value=0)
+
+def token_scores(cm:pd.DataFrame)->pd.DataFrame:
+    "Per type: true and predicted token share, precision and recall (token-weighted) from `label_agreement`"
+    tot = cm.values.sum()
+    rows = [dict(type=t, true_share=cm.loc[t].sum() / tot, predicted_share=cm[t].sum() / tot,
+                 precision=cm.loc[t, t] / cm[t].sum() if cm[t].sum() else float('nan'),
+                 recall=cm.loc[t, t] / cm.loc[t].sum() if cm.loc[t].sum() else float('nan')) for t in cm.index if t != NONE]
+    return pd.DataFrame(rows).set_index('type').round(3)
