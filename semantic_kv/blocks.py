@@ -10,7 +10,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Literal, Optional
-from .models import SegmentedRequest, Segment, TYPE_CODE, SEMANTIC_TYPES, InputError
+from .models import SegmentedRequest, Segment, TYPE_CODE, SEMANTIC_TYPES, InputError, MAX_PROMPT_TOKENS
+from .inputs import iter_lines, loads, check_input_file
 
 # %% auto #0
 __all__ = ['MOONCAKE_URL', 'hash64', 'extra_keys', 'BlockRequest', 'BlockTrace', 'request_blocks', 'build_trace',
@@ -141,9 +142,10 @@ def mooncake_fields(o:dict, block_size:int=512, src=None, i=None):
         if k not in o: raise InputError(f"missing field {k!r}", src, i)
     ids, n_in, ts, out = o['hash_ids'], o['input_length'], o.get('timestamp', 0), o.get('output_length')
     if not isinstance(ids, list) or not all(type(h) is int and h >= 0 for h in ids): raise InputError("hash_ids: expected a list of non-negative integers", src, i)
-    if type(n_in) is not int or n_in < 0: raise InputError(f"input_length: expected a non-negative integer, got {n_in!r}", src, i)
-    if type(ts) not in (int, float) or ts < 0: raise InputError(f"timestamp: expected a non-negative number, got {ts!r}", src, i)
-    if out is not None and (type(out) is not int or out < 0): raise InputError(f"output_length: expected a non-negative integer, got {out!r}", src, i)
+    if any(h >= 2**64 for h in ids): raise InputError("hash_ids: ids must be below 2**64 (larger ids would collide once truncated to 64-bit keys)", src, i)
+    if type(n_in) is not int or not 0 <= n_in <= MAX_PROMPT_TOKENS: raise InputError(f"input_length: expected an integer in [0, {MAX_PROMPT_TOKENS:,}], got {n_in!r:.40}", src, i)
+    if type(ts) not in (int, float) or not 0 <= ts < 1e15: raise InputError(f"timestamp: expected a finite non-negative number, got {ts!r:.40}", src, i)
+    if out is not None and (type(out) is not int or not 0 <= out <= MAX_PROMPT_TOKENS): raise InputError(f"output_length: expected an integer in [0, {MAX_PROMPT_TOKENS:,}], got {out!r:.40}", src, i)
     n = len(ids)
     if not (n == 0 and n_in == 0) and not ((n-1)*block_size < n_in <= n*block_size):
         raise InputError(f"input_length {n_in} does not fit {n} blocks of {block_size} tokens: is the block size right? (the FAST'25 traces use 512)", src, i)
@@ -162,24 +164,38 @@ def read_mooncake(path,                        # a Mooncake-format JSON Lines fi
                   skip_invalid:bool=False,     # skip malformed lines instead of failing
                  )->BlockTrace:
     "Read a Mooncake trace (`timestamp`, `input_length`, `output_length`, `hash_ids`) as a `BlockTrace`"
-    path = Path(path)
-    if not path.exists(): raise InputError(f"no such file (Mooncake traces: {MOONCAKE_URL})", str(path))
-    reqs, skipped = [], 0
-    with open(path) as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip(): continue
-            if limit is not None and len(reqs) >= limit: break
-            try:
-                try: o = json.loads(line)
-                except json.JSONDecodeError as e: raise InputError(f"invalid JSON ({e.msg})", str(path), i) from None
-                if not isinstance(o, dict): raise InputError("expected a JSON object", str(path), i)
-                reqs.append(_mooncake_request(o, i, block_size, str(path)))
-            except InputError:
-                if not skip_invalid: raise
-                skipped += 1
+    path, src = Path(path), str(path)
+    if not path.exists() and not path.is_dir(): raise InputError(f"no such file (Mooncake traces: {MOONCAKE_URL})", src)
+    if block_size < 1: raise InputError(f"block_size: must be >= 1, got {block_size}")
+    reqs, skipped, seen = [], 0, {}
+    for i, line in iter_lines(check_input_file(path)):
+        if limit is not None and len(reqs) >= limit: break
+        try:
+            if isinstance(line, InputError): raise line
+            o = loads(line, src, i)
+            if not isinstance(o, dict): raise InputError(f"expected a JSON object, got {type(o).__name__}", src, i)
+            r = _mooncake_request(o, i, block_size, src)
+            _check_tree(r.keys, seen, src, i)
+            reqs.append(r)
+        except InputError:
+            if not skip_invalid: raise
+            skipped += 1
     t = BlockTrace(reqs, block_size, 'block', 'prefix', path.stem)
     t.skipped = skipped
     return t
+
+def _check_tree(ids, seen, src, i):
+    "Each hash id names one prefix: it must always follow the same id (or start a request). `seen`: id -> (parent, line)"
+    new = {}
+    for j, h in enumerate(ids):
+        p = ids[j-1] if j else None
+        q = new.get(h) or seen.get(h)
+        if q is not None and q[0] != p:
+            was = 'starts a request' if q[0] is None else f'follows id {q[0]}'
+            now = 'starts this request' if p is None else f'follows id {p}'
+            raise InputError(f"hash_ids[{j}]: id {h} {now} but {was} on line {q[1]}: the ids do not form a prefix tree", src, i)
+        if q is None: new[h] = (p, i)
+    seen.update(new)
 
 # %% ../nbs/04_blocks.ipynb #ed4b4eef
 def find_mooncake(name:str='conversation_trace.jsonl')->Optional[Path]:

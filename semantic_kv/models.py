@@ -11,8 +11,8 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 # %% auto #0
-__all__ = ['SEMANTIC_TYPES', 'TYPE_CODE', 'Role', 'SemanticType', 'content_hash', 'InputError', 'data_dir', 'ContentPart',
-           'FunctionCall', 'ToolCall', 'Message', 'FunctionDef', 'Tool', 'ChatRequest', 'describe_error',
+__all__ = ['SEMANTIC_TYPES', 'TYPE_CODE', 'MAX_PROMPT_TOKENS', 'Role', 'SemanticType', 'content_hash', 'InputError', 'data_dir',
+           'ContentPart', 'FunctionCall', 'ToolCall', 'Message', 'FunctionDef', 'Tool', 'ChatRequest', 'describe_error',
            'parse_request', 'Segment', 'SegmentedRequest']
 
 # %% ../nbs/00_models.ipynb #8d6541a3
@@ -49,6 +49,8 @@ class InputError(ValueError):
         self.source,self.line,self.msg = source,line,msg
         where = ':'.join(str(o) for o in (source, line) if o is not None)
         super().__init__(f"{where}: {msg}" if where else msg)
+
+MAX_PROMPT_TOKENS = 2_000_000   # no model's context holds more; a larger count is an error, not a workload
 
 # %% ../nbs/00_models.ipynb #efcc3670
 def data_dir()->Path:
@@ -112,6 +114,7 @@ class Tool(_Open):
 # %% ../nbs/00_models.ipynb #6af7671e
 class ChatRequest(_Open):
     "An OpenAI chat-completions request body plus the serving-side fields SemanticKV needs."
+    model_config = ConfigDict(extra='allow', allow_inf_nan=False)
     model: str = 'unknown'
     messages: list[Message] = Field(min_length=1)
     tools: Optional[list[Tool]] = None
@@ -149,10 +152,10 @@ def parse_request(obj:dict, # a decoded JSON request body
 # %% ../nbs/00_models.ipynb #493dcc40
 class Segment(BaseModel):
     "A typed span of prompt tokens."
-    model_config = ConfigDict(extra='forbid')
+    model_config = ConfigDict(extra='forbid', allow_inf_nan=False)
     semantic_type: SemanticType
     rule: str = 'unlabelled'
-    token_count: int = Field(ge=0)
+    token_count: int = Field(ge=0, le=MAX_PROMPT_TOKENS)
     content_hash: str
     message_index: Optional[int] = None
     text: Optional[str] = None
@@ -168,7 +171,7 @@ class Segment(BaseModel):
 # %% ../nbs/00_models.ipynb #dcbafcfe
 class SegmentedRequest(BaseModel):
     "A request as the cache sees it: routing fields plus its segments in prompt order, and optional observations."
-    model_config = ConfigDict(extra='forbid')
+    model_config = ConfigDict(extra='forbid', allow_inf_nan=False)   # NaN / Infinity never enter a trace
     request_id: Optional[str] = None
     session_id: Optional[str] = None
     tenant_id: Optional[str] = None
@@ -176,11 +179,16 @@ class SegmentedRequest(BaseModel):
     model: str = 'unknown'
     timestamp_ms: Optional[float] = None
     segments: list[Segment] = Field(default_factory=list)
-    output_tokens: Optional[int] = Field(default=None, ge=0)
+    output_tokens: Optional[int] = Field(default=None, ge=0, le=MAX_PROMPT_TOKENS)
     observed_ttft_ms: Optional[float] = Field(default=None, ge=0)           # measured by the server / proxy
     observed_total_latency_ms: Optional[float] = Field(default=None, ge=0)
     observed_prefill_tokens: Optional[int] = Field(default=None, ge=0)      # uncached prompt tokens reported
     observed_cached_tokens: Optional[int] = Field(default=None, ge=0)       # e.g. usage.prompt_tokens_details.cached_tokens
+
+    @model_validator(mode='after')
+    def _bounded(self):
+        if self.prompt_tokens > MAX_PROMPT_TOKENS: raise ValueError(f"segments: {self.prompt_tokens:,} prompt tokens, more than any context holds ({MAX_PROMPT_TOKENS:,})")
+        return self
 
     @property
     def prompt_tokens(self)->int: return sum(s.token_count for s in self.segments)

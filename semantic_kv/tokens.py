@@ -12,7 +12,7 @@ from typing import Any, Callable
 from .models import InputError, content_hash
 
 # %% auto #0
-__all__ = ['MEMO_MIN_CHARS', 'MEMO_MAX_TOKENS', 'BPE_NAMES', 'Tokenizer', 'get_tokenizer']
+__all__ = ['MEMO_MIN_CHARS', 'MEMO_MAX_TOKENS', 'BPE_NAMES', 'BPE_CHUNK', 'Tokenizer', 'chunked', 'get_tokenizer']
 
 # %% ../nbs/01_tokens.ipynb #606eaa68
 MEMO_MIN_CHARS = 512        # shorter texts are encoded directly (cheaper than hashing + bookkeeping)
@@ -58,11 +58,37 @@ class Tokenizer:
 # %% ../nbs/01_tokens.ipynb #692fe6e1
 BPE_NAMES = ('cl100k_base', 'o200k_base')
 
+BPE_CHUNK = 200_000   # characters per call: the BPE library refuses inputs of 1,000,000 characters or more
+
+def _cut(text:str, a:int, b:int)->int:
+    "A split point in (a, b] that is a boundary of the BPE pre-tokenizer (cl100k and o200k), or -1"
+    for sep in ('\n', ' '):
+        k = text.rfind(sep, a + 1, b)
+        while k > a:
+            if sep == '\n' and not text[k+1:k+2].isspace(): return k + 1             # after a newline, before non-space
+            if sep == ' ' and not text[k-1].isspace() and not text[k+1:k+2].isspace(): return k   # before ' word'
+            k = text.rfind(sep, a + 1, k)
+    return -1
+
+def chunked(encode:Callable[[str],list[int]], # the underlying encoder
+            chunk:int=BPE_CHUNK,               # target characters per call
+           )->Callable[[str],list[int]]:
+    "`encode` applied to pieces of at most about `chunk` characters, cut only where the pre-tokenizer cuts anyway (exact)"
+    def f(text:str)->list[int]:
+        if len(text) <= chunk: return encode(text)
+        ids, a = [], 0
+        while len(text) - a > chunk:
+            k = _cut(text, a + chunk//2, a + chunk)
+            if k < 0: k = a + chunk   # no boundary in a whole window: one enormous word; cut it (may differ by a token)
+            ids += encode(text[a:k]); a = k
+        return ids + encode(text[a:])
+    return f
+
 @lru_cache(maxsize=None)
 def _bpe(name:str)->Tokenizer:
     import bpe_openai
     enc = bpe_openai.get_encoding(name)
-    return Tokenizer(name, enc.encode_ordinary)
+    return Tokenizer(name, chunked(enc.encode_ordinary))
 
 # %% ../nbs/01_tokens.ipynb #35a4d8ba
 def _is_hf(o)->bool: return type(o).__module__.startswith('tokenizers') and hasattr(o, 'encode') and hasattr(o, 'to_str')

@@ -10,6 +10,7 @@ from typing import Any, Iterable, Iterator, Literal, Optional
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .models import SegmentedRequest, Segment, ChatRequest, InputError, content_hash, describe_error, parse_request
+from .inputs import check_input_file, check_output_file, check_number, is_blank, iter_lines, load_json_file, loads, read_text
 from .tokens import get_tokenizer
 from .blocks import BlockTrace, build_trace, read_mooncake, mooncake_fields, request_blocks, extra_keys, hash64
 from .latency import LatencyModel
@@ -48,8 +49,7 @@ def native_dict(r:SegmentedRequest, # the request
 
 # %% ../nbs/20_traces.ipynb #93299c50
 def _loads(line:str, src:str, i:int):
-    try: o = json.loads(line)
-    except json.JSONDecodeError as e: raise InputError(f"invalid JSON ({e.msg}, column {e.colno})", src, i) from None
+    o = loads(line, src, i)
     if not isinstance(o, dict): raise InputError(f"expected a JSON object, got {type(o).__name__}", src, i)
     return o
 
@@ -103,9 +103,8 @@ class TraceReader:
     def __init__(self, path, fmt:str='native', tokenizer=None, skip_invalid:bool=False, block_size:int=512,
                  with_text:bool=False, keep_token_ids:bool=False):
         _check_fmt(fmt, READ_FORMATS)
-        self.path, self.fmt, self.skip_invalid = Path(path), fmt, skip_invalid
-        if not self.path.is_file(): raise InputError("no such file", str(path))
-        if block_size < 1: raise InputError(f"block_size: must be >= 1, got {block_size}")
+        self.path, self.fmt, self.skip_invalid = check_input_file(path), fmt, skip_invalid
+        check_number(block_size, 'block_size', integer=True, lo=1)
         self.block_size, self.with_text, self.keep_token_ids = block_size, with_text, keep_token_ids
         self.tok = get_tokenizer(tokenizer) if fmt == 'openai' else None
         self.count, self.skipped, self.errors = 0, 0, []
@@ -116,6 +115,9 @@ class TraceReader:
 
     def _parse(self, o, i):
         src = str(self.path)
+        if isinstance(i, str):   # a record of a JSON document: name it by its index
+            try: return self._parse(o, None)
+            except InputError as e: raise InputError(f"{i}: {e.msg}", src) from None
         if self.fmt == 'openai': return parse_openai(o, self.tok, src, i, self.with_text, self.keep_token_ids)
         if self.fmt == 'mooncake': return parse_mooncake(o, self.block_size, src, i)
         return parse_native(o, src, i)
@@ -126,37 +128,35 @@ class TraceReader:
         if kind == 'json': yield from self._json_items(src)
         elif kind == 'csv': yield from self._csv_items(src)
         else:
-            with open(self.path, 'rb') as f:
-                for i, raw in enumerate(f, 1):
-                    if not raw.strip(): continue
-                    try: yield i, _loads(raw.decode('utf-8'), src, i)
-                    except UnicodeDecodeError as e: yield i, InputError(f"not UTF-8 text ({e.reason})", src, i)
-                    except InputError as e: yield i, e
+            for i, line in iter_lines(self.path):
+                if isinstance(line, InputError): yield i, line; continue
+                try: yield i, _loads(line, src, i)
+                except InputError as e: yield i, e
 
     def _json_items(self, src):
-        try: obj = json.loads(self.path.read_text(encoding='utf-8'))
-        except json.JSONDecodeError as e: raise InputError(f"invalid JSON ({e.msg}, column {e.colno})", src, e.lineno) from None
-        except UnicodeDecodeError as e: raise InputError(f"not UTF-8 text ({e.reason})", src) from None
+        obj = load_json_file(self.path)
         if isinstance(obj, dict):
             if 'requests' not in obj: raise InputError("expected a list of requests or an object with 'requests'", src)
             if obj.get('format_version', FORMAT_VERSION) != FORMAT_VERSION: raise InputError(f"format_version: unknown version {obj['format_version']!r}", src)
             obj = obj['requests']
         if not isinstance(obj, list): raise InputError(f"requests: expected a list, got {type(obj).__name__}", src)
         for k, o in enumerate(obj):
-            yield None, (o if isinstance(o, dict) else InputError(f"requests[{k}]: expected a JSON object", src))
+            yield f"requests[{k}]", (o if isinstance(o, dict) else InputError(f"requests[{k}]: expected a JSON object, got {type(o).__name__}", src))
 
     def _csv_items(self, src):
         csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-        with open(self.path, newline='', encoding='utf-8', errors='strict') as f:
-            rd = csv.DictReader(f)
+        rd = csv.DictReader(io.StringIO(read_text(self.path), newline=''))   # strict UTF-8 (the error names the line), BOM dropped
+        try:
             if not rd.fieldnames or 'segments' not in rd.fieldnames: raise InputError("CSV header must name the native fields (at least 'segments')", src, 1)
             for row in rd:
                 i = rd.line_num
                 if None in row: yield i, InputError("more values than header columns", src, i); continue
+                if all(v is None or is_blank(v) for v in row.values()): continue      # a blank line
                 o = {k: v for k, v in row.items() if v not in ('', None) and k != 'prompt_tokens'}
-                try: o['segments'] = json.loads(o.get('segments', '[]'))
-                except json.JSONDecodeError as e: yield i, InputError(f"segments: invalid JSON ({e.msg})", src, i); continue
+                try: o['segments'] = loads(o.get('segments', '[]'), src, i)
+                except InputError as e: yield i, InputError(f"segments: {e.msg}", src, i); continue
                 yield i, o
+        except csv.Error as e: raise InputError(f"invalid CSV ({e})", src, rd.line_num) from None
 
     def _records(self):
         for i, o in self._items():
@@ -215,15 +215,14 @@ class MooncakeExporter:
 
 # %% ../nbs/20_traces.ipynb #7a335e82
 def _open_atomic(path:Path, overwrite:bool):
-    if path.exists() and not overwrite: raise InputError("output file exists (pass overwrite=True / --overwrite to replace it)", str(path))
-    if not path.parent.is_dir(): raise InputError("output directory does not exist", str(path.parent))
+    check_output_file(path, overwrite)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix='.tmp', dir=path.parent)
     um = os.umask(0); os.umask(um); os.chmod(tmp, 0o666 & ~um)   # mkstemp makes 0600; give the usual permissions
     return os.fdopen(fd, 'w', encoding='utf-8', newline=''), Path(tmp)
 
 _CSV_COLS = ['format_version'] + [k for k in SegmentedRequest.model_fields if k != 'segments'] + ['prompt_tokens', 'segments', 'note']
 
-def _dumps(o): return json.dumps(o, ensure_ascii=False, separators=(', ', ': '))
+def _dumps(o): return json.dumps(o, ensure_ascii=False, separators=(', ', ': '), allow_nan=False)
 
 def write_requests(reqs:Iterable[SegmentedRequest], # requests in arrival order (any iterable: streamed)
                    path,                            # output file
@@ -292,6 +291,8 @@ def convert_trace(inp,                       # input trace file
     if salt and not redact: raise InputError("--salt is only used with --redact")
     if redact and with_text: raise InputError("with_text and redact contradict each other: redaction drops all text")
     if Path(inp).resolve() == Path(out).resolve(): raise InputError("input and output are the same file", str(out))
+    check_input_file(inp); check_output_file(out, overwrite)        # both ends checked before any work
+    if block_size is not None: check_number(block_size, 'block_size', integer=True, lo=1)
     bs_in = block_size or 512
     bs_out = block_size or (512 if from_fmt == 'mooncake' else 16)
     rd = read_requests(inp, from_fmt, tokenizer, skip_invalid, bs_in, with_text=with_text,
@@ -312,9 +313,9 @@ def load_block_trace(path,                     # a trace file
                     )->BlockTrace:
     "Read a trace file as a `BlockTrace` ready for `simulate`"
     _check_fmt(fmt, READ_FORMATS)
+    if block_size is not None: check_number(block_size, 'block_size', integer=True, lo=1)
     if fmt == 'mooncake':
         if mode != 'block' or reuse != 'prefix': raise InputError("a Mooncake trace has only prefix blocks: use mode='block', reuse='prefix'")
-        if not Path(path).is_file(): raise InputError("no such file", str(path))
         t = read_mooncake(path, block_size or 512, skip_invalid=skip_invalid)
     else:
         rd = read_requests(path, fmt, tokenizer, skip_invalid, keep_token_ids=True)
