@@ -11,6 +11,8 @@ import pandas as pd
 from .models import (SemanticType, SEMANTIC_TYPES, InputError, ChatRequest, Message, Segment,
                                 SegmentedRequest, content_hash, parse_request)
 from .tokens import Tokenizer, get_tokenizer
+from .inputs import iter_lines, loads
+from pathlib import Path
 
 # %% auto #0
 __all__ = ['T', 'LABEL_TYPES', 'ROLE_TYPES', 'RULES', 'placeholders', 'code_line', 'looks_like_code', 'is_tool_def', 'is_data',
@@ -447,8 +449,7 @@ def segments_frame(sr:SegmentedRequest, # a segmented request
 
 # %% ../nbs/02_segment.ipynb #16a603e4
 def _parse_line(line:str, source:str, lineno:int)->ChatRequest:
-    try: obj = json.loads(line)
-    except json.JSONDecodeError as e: raise InputError(f"invalid JSON: {e.msg} (column {e.colno})", source, lineno) from None
+    obj = loads(line, source, lineno)    # the input boundary: strict JSON, depth and number limits
     try: return parse_request(obj)
     except ValueError as e: raise InputError(str(e), source, lineno) from None
 
@@ -462,11 +463,10 @@ class SegmentStream:
     def __next__(self): return next(self._it)
     def _gen(self, lines, source, tok, with_text, skip_invalid, as_models):
         idx = -1
-        for lineno, line in enumerate(lines, 1):
-            if lineno == 1: line = line.lstrip('\ufeff')
-            if not line.strip(): continue
+        for lineno, line in iter_lines(lines, source):   # strict UTF-8, one BOM policy, one blank-line definition
             idx += 1
             try:
+                if isinstance(line, InputError): raise line
                 req = _parse_line(line, source, lineno)
                 try: sr = segment_request(req, tok, with_text=with_text)
                 except InputError as e: raise InputError(e.msg, source, lineno) from None
@@ -491,8 +491,7 @@ def read_segmented(path,                    # a JSON Lines file of request bodie
                    tokenizer=None, with_text:bool=False, skip_invalid:bool=False,
                   )->list[SegmentedRequest]:
     "All requests of a JSON Lines file as `SegmentedRequest`s (keeps request ids, sessions, tenants, times)"
-    with open(path, encoding='utf-8') as f:
-        return list(SegmentStream(f, str(path), tokenizer, with_text, skip_invalid, as_models=True))
+    return list(SegmentStream(Path(path), str(path), tokenizer, with_text, skip_invalid, as_models=True))
 
 # %% ../nbs/02_segment.ipynb #cf308343
 def summarize(segmented:Iterable[SegmentedRequest], # segmented requests
