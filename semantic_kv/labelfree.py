@@ -27,11 +27,13 @@ class AdaptiveStructural(AdaptiveSemantic):
                  bypass:bool=True):  # learned admission control (False: eviction only)
         super().__init__(half_life, gap_alpha, strength); self.bypass = bypass
     def bind(self, S):
-        super().bind(S)
-        N = S.C.n_nodes   # dense unit ids stand for a hash table of block keys; no trace content is read
-        self.fe, self.seen, self.tl = [-1]*N, [0]*N, [0]*N      # feature at last access, accesses, last access
+        self.fe, self.tl = [], []      # per unit (dense ids stand for a table of block keys): feature and time of last access
+        super().bind(S)                # ... and `seen`, accesses so far (sized by `grow`)
         self.lo, self.off, self.s = [0.0]*self.n_features, [0.0]*self.n_features, 1.0   # log-odds; H x log-odds
         self.last, self.depth = S.last, S.depth
+    def grow(self, n_nodes):
+        k = n_nodes - len(self.fe)
+        super().grow(n_nodes); self.fe.extend([-1]*k); self.tl.extend([0]*k)
     def feature(self, n): return self.fe[n]
     def observe(self, hit, missed, regret):
         nodes = hit + missed

@@ -12,20 +12,19 @@ from pydantic import BaseModel, ConfigDict
 from .models import SEMANTIC_TYPES, InputError
 from .blocks import BlockTrace, BlockRequest
 from .latency import LatencyModel
-from .policies import POLICIES, Policy
-import semantic_kv.labelfree  # registers the label-free policies for real traces
+from .policies import POLICIES, Policy, make_policy
 
 # %% auto #0
-__all__ = ['INF', 'Compiled', 'compile_trace', 'SimSummary', 'SimResult', 'Simulator', 'make_policy', 'capacity_in_tokens',
-           'simulate', 'compare', 'toy_trace', 'eviction_order']
+__all__ = ['INF', 'Compiled', 'compile_trace', 'SimSummary', 'SimResult', 'Simulator', 'capacity_in_tokens', 'simulate',
+           'compare', 'toy_trace']
 
 # %% ../nbs/07_sim.ipynb #6c5ef863
 INF = float('inf')
 
 class Compiled:
-    "A trace as dense node ids, with per-node static attributes."
+    "A trace as dense node ids: `paths[i]` is request i's node ids in prompt order; static attributes per node."
     def __init__(self, trace:BlockTrace):
-        ids, parent, size, typ, depth, pos, R = {}, [], [], [], [], [], []
+        ids, parent, size, typ, depth, pos, paths = {}, [], [], [], [], [], []
         prefix = trace.reuse == 'prefix'
         for i, r in enumerate(trace.requests):
             nodes, p, off = [], -1, 0
@@ -37,17 +36,17 @@ class Compiled:
                 elif prefix and parent[n] != p:
                     raise InputError(f"unit {j} of request {i} has two different parents: keys do not form a prefix tree")
                 nodes.append(n); p = n; off += r.sizes[j]
-            R.append(nodes)
-        self.R, self.parent, self.size, self.typ, self.depth, self.pos = R, parent, size, typ, depth, pos
+            paths.append(nodes)
+        self.paths, self.parent, self.size, self.typ, self.depth, self.pos = paths, parent, size, typ, depth, pos
         self.n_nodes, self.prefix = len(parent), prefix
         self._nu = None
 
     def next_uses(self):
         "For every access (i, j): index of the next request that uses the same node (INF if none)"
         if self._nu is None:
-            nxt, out = {}, [None]*len(self.R)
-            for i in range(len(self.R)-1, -1, -1):
-                nodes = self.R[i]
+            nxt, out = {}, [None]*len(self.paths)
+            for i in range(len(self.paths)-1, -1, -1):
+                nodes = self.paths[i]
                 out[i] = [nxt.get(n, INF) for n in nodes]
                 for n in nodes: nxt[n] = i
             self._nu = out
@@ -58,7 +57,7 @@ def _type_totals(self):
     if getattr(self, '_tt', None) is None:
         nT = len(SEMANTIC_TYPES)
         u, tk = [0]*nT, [0]*nT
-        for nodes in self.R:
+        for nodes in self.paths:
             for n in nodes: u[self.typ[n]] += 1; tk[self.typ[n]] += self.size[n]
         self._tt = (u, tk)
     return self._tt
@@ -110,13 +109,14 @@ class SimResult:
 
 # %% ../nbs/07_sim.ipynb #d0931794
 class Simulator:
-    "Runs one policy over one compiled trace at one capacity. State arrays are public for policies."
+    "Runs one policy over one compiled trace at one capacity; the policy reads it as its `PolicyView`."
     def __init__(self, trace:BlockTrace, policy:Policy, capacity_tokens:int, latency:LatencyModel=None,
                  samples:int=200, check:bool=False):
         self.trace, self.C, self.policy = trace, compile_trace(trace), policy
         self.latency = latency or LatencyModel()
         self.block_size, self.cap, self.samples, self.check = trace.block_size, int(capacity_tokens), samples, check
         C, N = self.C, self.C.n_nodes
+        self.n_nodes = N
         self.parent, self.size, self.typ, self.depth, self.pos = C.parent, C.size, C.typ, C.depth, C.pos
         self.charge = [trace.block_size]*N if trace.mode == 'block' else list(C.size)
         self.cached, self.evicted = bytearray(N), bytearray(N)
@@ -131,9 +131,7 @@ class Simulator:
         cached, evicted, nchild, last, created, hits = self.cached, self.evicted, self.nchild, self.last, self.created, self.hits
         parent, charge, size, typ, ver, heap = self.parent, self.charge, self.size, self.typ, self.ver, self.heap
         prefix, nu_all, nu = C.prefix, (C.next_uses() if pol.needs_future else None), self.nu
-        observe = pol.observe if type(pol).observe is not Policy.observe else None
-        on_evict = pol.on_evict if (type(pol).on_evict is not Policy.on_evict or 'on_evict' in vars(pol)) else None
-        admit = pol.admit if type(pol).admit is not Policy.admit else None
+        observe, on_evict, admit = pol.observe, pol.on_evict, pol.admit   # hooks: always called
         keyf, push, pop, pushpop = pol.key, heapq.heappush, heapq.heappop, heapq.heappushpop
         nT = len(SEMANTIC_TYPES)
         ev_type, n_evict, used = [0]*nT, 0, self.used
@@ -145,7 +143,7 @@ class Simulator:
         tl, wl = [], []
         for i in range(nR):
             self.t = t = i
-            nodes = C.R[i]
+            nodes = C.paths[i]
             if nu is not None:
                 for n, x in zip(nodes, nu_all[i]): nu[n] = x
             if prefix:
@@ -158,7 +156,7 @@ class Simulator:
                 hit = [n for n in nodes if cached[n]]; missed = list(dict.fromkeys(n for n in nodes if not cached[n]))  # a unit repeated in one request is admitted once
             regret = [n for n in missed if evicted[n]]
             for n in regret: regret_t[typ[n]] += 1; evicted[n] = 0
-            if observe: observe(hit, missed, regret)
+            observe(hit, missed, regret)
             ht = 0
             for n in hit: last[n] = t; hits[n] += 1; tot_hits[n] += 1; ht += size[n]
             hit_units[i], hit_tok[i] = len(hit), ht
@@ -176,7 +174,7 @@ class Simulator:
                             if e0[1] != ver[v] or not cached[v] or nchild[v]: continue
                             if last[v] == t: held.append(e0); continue
                             e = e0; break
-                    if e is None or (admit and not admit(n, v)):
+                    if e is None or not admit(n, v):
                         if e is not None: held.append(e)
                         stop = True; break
                     cached[v] = 0; evicted[v] = 1; used -= charge[v]; ev_type[typ[v]] += 1; n_evict += 1
@@ -187,7 +185,7 @@ class Simulator:
                             ver[p] += 1                 # out of the heap and let heappushpop compare it with the top
                             if pending: push(heap, pending)
                             pending = (keyf(p), ver[p], p)
-                    if on_evict: on_evict(v, e[0])
+                    on_evict(v, e[0])
                 if stop:
                     if prefix: rejected_r += len(missed) - j; break
                     rejected_r += 1; continue
@@ -231,7 +229,7 @@ def _pct(a, q): return float(np.percentile(a, q)) if len(a) else 0.0
 def _result(self, hit_units, hit_tok, rejected, hit_units_t, hit_tok_t, regret_t, tl, wl):
     tr, C, lm = self.trace, self.C, self.latency
     prompt = np.array([r.prompt_tokens for r in tr.requests], np.int64)
-    units = np.array([len(n) for n in C.R], np.int64)
+    units = np.array([len(n) for n in C.paths], np.int64)
     uncached = prompt - hit_tok
     ttft = lm.ttft(uncached, prompt) if len(prompt) else np.zeros(0)
     ttft = np.atleast_1d(ttft)
@@ -259,12 +257,6 @@ def _result(self, hit_units, hit_tok, rejected, hit_units_t, hit_tok_t, regret_t
 Simulator._result = _result
 
 # %% ../nbs/07_sim.ipynb #902699c3
-def make_policy(policy:Union[str, Policy])->Policy:
-    "A fresh policy instance from a name in `POLICIES` (or pass an instance through)"
-    if isinstance(policy, Policy): return policy
-    if policy not in POLICIES: raise InputError(f"unknown policy {policy!r}; choose from {', '.join(sorted(POLICIES))}")
-    return POLICIES[policy]()
-
 def capacity_in_tokens(trace:BlockTrace, capacity_tokens:Optional[int]=None, capacity_blocks:Optional[int]=None)->int:
     "Resolve a capacity given in tokens or in blocks (exactly one)"
     if (capacity_tokens is None) == (capacity_blocks is None): raise InputError("give exactly one of capacity_tokens / capacity_blocks")
@@ -298,21 +290,3 @@ def toy_trace(reqs, # list of requests, each a list of (key, type) or keys
         ks = [k if isinstance(k, tuple) else (k, 'other') for k in r]
         out.append(BlockRequest([k for k, _ in ks], [block_size]*len(ks), [TYPE_CODE[t] for _, t in ks], block_size*len(ks), float(i)))
     return BlockTrace(out, block_size, 'block', reuse, name)
-
-# %% ../nbs/07_sim.ipynb #ab116f96
-def eviction_order(trace, policy, capacity_blocks)->list:
-    "Keys evicted, in order (for small examples)"
-    pol = make_policy(policy)
-    sim = Simulator(trace, pol, capacity_blocks*trace.block_size)
-    inv = {n: k for k, n in _ids(sim.C, trace).items()}
-    out, orig = [], pol.on_evict
-    def spy(n, key): out.append(inv[n]); orig(n, key)
-    pol.on_evict = spy
-    sim.run()
-    return out
-
-def _ids(C, trace):
-    ids = {}
-    for r, nodes in zip(trace.requests, C.R):
-        for k, n in zip(r.keys, nodes): ids[k] = n
-    return ids
