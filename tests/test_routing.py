@@ -49,7 +49,7 @@ def test_from_body_salt_and_headers():
     body = dict(model='m', messages=[dict(role='system', content='You are terse. ' * 40), dict(role='user', content='hi')])
     a = from_body(dict(body, cache_salt='x'), headers={'X-Session-ID': 's1', 'X-Tenant-ID': 't1'})
     b = from_body(dict(body, cache_salt='y'))
-    c = from_body(dict(body, cache_salt='x'))
+    c = from_body(dict(body, cache_salt='x'), headers={'x-tenant-id': 't1'})
     assert (a.session_id, a.tenant_id) == ('s1', 't1')
     assert a.keys and a.keys == c.keys and not set(a.keys) & set(b.keys)
     assert routing_text(dict(body, cache_salt='x')) != routing_text(dict(body, cache_salt='y'))
