@@ -52,6 +52,7 @@ class BlockTrace:
     mode: str = 'block'      # 'block' (fixed-size KV blocks) or 'segment' (one unit per semantic segment)
     reuse: str = 'prefix'    # 'prefix' (engine semantics) or 'any' (position-independent reuse)
     name: str = 'trace'
+    skipped: int = 0         # invalid input lines dropped by the reader (with skip_invalid)
     def __len__(self): return len(self.requests)
     def block_accesses(self)->int: return sum(len(r.keys) for r in self.requests)
     def unique_blocks(self)->int: return len({k for r in self.requests for k in r.keys})

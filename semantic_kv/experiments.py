@@ -10,6 +10,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 from .models import InputError
+from .inputs import atomic_write, check_input_file, check_name, check_number, check_output_root, dumps, fresh_path, StagedDir
 from .segment import segment_request
 from .tokens import get_tokenizer
 from .blocks import build_trace, BlockTrace
@@ -19,10 +20,34 @@ from .workloads import load_workload_config, list_workload_configs, generate, Wo
 from . import reports as R
 
 # %% auto #0
-__all__ = ['MAIN_POLICIES', 'SUMMARY_COLS', 'AGG_COLS', 'workload_trace', 'experiment_jobs', 'tidy', 'policy_table',
-           'write_report', 'summary_md', 'run_experiment', 'run_all', 'aggregate_md']
+__all__ = ['REQUIRED_POLICIES', 'MAIN_POLICIES', 'SUMMARY_COLS', 'AGG_COLS', 'check_policies', 'workload_trace',
+           'experiment_jobs', 'tidy', 'policy_table', 'write_report', 'summary_md', 'run_experiment', 'run_all',
+           'aggregate_md']
 
 # %% ../nbs/13_experiments.ipynb #4ef31144
+REQUIRED_POLICIES = ('lru', 'belady', 'adaptive_semantic')   # every report is read against these
+
+def check_policies(policies:list)->list:
+    "Known, distinct policies including the references `REQUIRED_POLICIES`; refused before any work otherwise"
+    unknown = [p for p in policies if p not in POLICIES]
+    if unknown: raise InputError(f"--policies: unknown policies {unknown}; choose from {', '.join(sorted(POLICIES))}")
+    missing = [p for p in REQUIRED_POLICIES if p not in policies]
+    if missing: raise InputError(f"--policies: must include {', '.join(REQUIRED_POLICIES)} (the report compares every policy with them); missing {', '.join(missing)}")
+    if len(set(policies)) != len(policies): raise InputError("--policies: a policy is listed twice")
+    return list(policies)
+
+def _checked(config, seeds, n_requests, workers, out_root)->WorkloadConfig:
+    "Everything about a run that can be wrong, checked before computing: config, seeds, sizes, output location"
+    cfg = load_workload_config(check_input_file(config, 'workload config'))
+    if seeds is not None:
+        if not seeds: raise InputError("--seeds: expected at least one seed")
+        seeds = [check_number(s, '--seeds', integer=True, lo=0, hi=2**63 - 1) for s in seeds]
+        if len(set(seeds)) != len(seeds): raise InputError("--seeds: a seed is listed twice")
+    if n_requests is not None: check_number(n_requests, 'n_requests', integer=True, lo=1, hi=20_000)
+    if workers is not None: check_number(workers, '--workers', integer=True, lo=1, hi=1024)
+    check_output_root(out_root); check_name(cfg.name, f"{config}: name")
+    return cfg.model_copy(update=dict(seeds=seeds or cfg.seeds))
+
 @functools.lru_cache(maxsize=2)
 def _segmented(config, seed, n_requests):
     cfg = load_workload_config(config)
@@ -118,7 +143,7 @@ def write_report(out:Path, cfg:WorkloadConfig, cfg_path, results, seconds:float)
                ttft_is_estimate=True, seeds=cfg.seeds, runtime_s=round(seconds, 2),
                policies=table.to_dict('records'), any_position_model=any_table.to_dict('records'),
                capacity_sweep=sweep_t.to_dict('records'), by_type=by_type.to_dict('records'))
-    (out/'results.json').write_text(json.dumps(res, indent=1, default=float))
+    (out/'results.json').write_text(dumps(res, indent=1))   # strict JSON: a missing value is null, never NaN
     (out/'summary.md').write_text(summary_md(cfg, table, any_table, sweep_t))
     return dict(table=table, any_table=any_table, sweep=sweep_t, by_type=by_type, timeline=tl, weights=w, tidy=df)
 
@@ -152,16 +177,13 @@ def run_experiment(config,                         # path to a workload config
                    n_requests:Optional[int]=None,  # scale the workload down (tests)
                    progress:bool=True, workers:Optional[int]=None)->dict:
     "Run one experiment and write its report; returns the tables and the output folder"
-    cfg = load_workload_config(config)
-    cfg = cfg.model_copy(update=dict(seeds=seeds or cfg.seeds))
-    policies = policies or MAIN_POLICIES
-    unknown = [p for p in policies if p not in POLICIES]
-    if unknown: raise InputError(f"unknown policies {unknown}; choose from {', '.join(sorted(POLICIES))}")
+    cfg = _checked(config, seeds, n_requests, workers, out_root)
+    policies = check_policies(policies or MAIN_POLICIES)
     t0 = time.time()
     results = run_jobs(experiment_jobs(Path(config).resolve(), cfg, policies, cfg.seeds, n_requests), executor, workers, progress, warmup=get_tokenizer)
-    out = R.new_run_dir(out_root, cfg.name)
-    rep = write_report(out, cfg, config, results, time.time() - t0)
-    rep['out'] = out
+    staged = StagedDir(out_root, cfg.name)      # built aside, renamed into place when complete
+    with staged as out: rep = write_report(out, cfg, config, results, time.time() - t0)
+    rep['out'] = staged.final
     return rep
 
 # %% ../nbs/13_experiments.ipynb #31038d93
@@ -169,12 +191,15 @@ AGG_COLS = ['workload'] + SUMMARY_COLS + ['block_hit_rate', 'rejected', 'regret'
 
 def run_all(out_root='outputs/experiments', executor:str='process', configs:Optional[list]=None,
             seeds:Optional[list]=None, n_requests:Optional[int]=None, progress:bool=True, workers:Optional[int]=None)->dict:
-    "Run every workload config; write per-experiment reports and the aggregate summary"
+    "Run every workload config; write per-experiment reports and the aggregate summary (never over an earlier one)"
     configs = [Path(c) for c in (configs or list_workload_configs())]
     if not configs: raise InputError("no workload configs found: use --configs DIR, or point SEMANTIC_KV_DATA at a folder with workloads/*.json "
                                      "(the bundled data/ is found next to the package in an editable install)")
-    cfgs = [load_workload_config(c) for c in configs]
-    cfgs = [c.model_copy(update=dict(seeds=seeds or c.seeds)) for c in cfgs]
+    cfgs = [_checked(c, seeds, n_requests, workers, out_root) for c in configs]
+    names = {}
+    for p, c in zip(configs, cfgs):
+        if c.name in names: raise InputError(f"name: {c.name!r} is also the name of {names[c.name]}: every workload needs its own name (the aggregate is keyed by it)", str(p))
+        names[c.name] = p
     t0 = time.time()
     all_jobs = [experiment_jobs(p.resolve(), c, MAIN_POLICIES, c.seeds, n_requests) for p, c in zip(configs, cfgs)]
     flat = [j for js in all_jobs for j in js]
@@ -183,12 +208,22 @@ def run_all(out_root='outputs/experiments', executor:str='process', configs:Opti
     out_root = Path(out_root); reports, k = {}, 0
     for p, c, js in zip(configs, cfgs, all_jobs):
         n = sum(len(j.runs) for j in js)
-        reports[c.name] = write_report(R.new_run_dir(out_root, c.name), c, p, results[k:k+n], secs)
+        staged = StagedDir(out_root, c.name)
+        with staged as out: reports[c.name] = write_report(out, c, p, results[k:k+n], secs)
+        reports[c.name]['out'] = staged.final
         k += n
     agg = pd.concat([r['table'].assign(workload=w) for w, r in reports.items()], ignore_index=True)[AGG_COLS]
-    agg.to_csv(out_root/'aggregate_summary.csv', index=False)
-    (out_root/'aggregate_summary.md').write_text(aggregate_md(agg, secs))
-    return dict(aggregate=agg, reports=reports, seconds=secs, out_root=out_root)
+    stem = _aggregate_stem(out_root)
+    files = [atomic_write(out_root/f'{stem}.csv', agg.to_csv(index=False), overwrite=False),
+             atomic_write(out_root/f'{stem}.md', aggregate_md(agg, secs), overwrite=False)]
+    return dict(aggregate=agg, reports=reports, seconds=secs, out_root=out_root, aggregate_files=files)
+
+def _aggregate_stem(root:Path)->str:
+    "`aggregate_summary`, or `aggregate_summary_<k>` when an earlier run-all already wrote into `root`"
+    for k in range(1, 100_000):
+        stem = 'aggregate_summary' + (f'_{k}' if k > 1 else '')
+        if not (root/f'{stem}.csv').exists() and not (root/f'{stem}.md').exists(): return stem
+    raise InputError("no free aggregate file name", str(root))
 
 def _pm(m, s, fmt): return [f"{a:{fmt}} ± {b:{fmt.lstrip('+')}}" for a, b in zip(m, s)]
 

@@ -5,53 +5,91 @@
 # %% ../nbs/23_replay.ipynb #136622db
 from __future__ import annotations
 import json, sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Literal, Optional
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from .models import InputError, describe_error
+from .inputs import check_name, check_output_root, check_number, dumps, load_json_file, StagedDir
 from .latency import LatencyModel
 from .blocks import BlockTrace
 from .sim import simulate, make_policy, capacity_in_tokens, POLICIES
 from .sweep import footprint_tokens
 from .bounds import pfoo_l_upper_bound
-from .traces import load_block_trace
+from .traces import load_block_trace, READ_FORMATS, TraceReader
 from .calibrate import calibrate, residual_chart
 from . import reports as R
 
 # %% auto #0
-__all__ = ['ReplayConfig', 'load_replay_config', 'observed_frame', 'validate_against_server', 'Replay', 'replay', 'replay_json',
-           'write_replay_report', 'replay_md', 'replay_command']
+__all__ = ['ReplayLatency', 'ReplayConfig', 'load_replay_config', 'replay_config', 'observed_frame', 'validate_against_server',
+           'Replay', 'replay', 'replay_json', 'write_replay_report', 'replay_md', 'run_replay']
 
 # %% ../nbs/23_replay.ipynb #0fe8764e
+class ReplayLatency(LatencyModel):
+    "Latency parameters in a replay config: finite, non-negative, and nothing else"
+    model_config = ConfigDict(extra='forbid', allow_inf_nan=False)
+
 class ReplayConfig(BaseModel):
-    "A replay, as flags or a JSON config file."
-    model_config = ConfigDict(extra='forbid')
+    "A replay, as flags or a JSON config file. Every field is declared; an unknown one is an error."
+    model_config = ConfigDict(extra='forbid', allow_inf_nan=False)
     trace: str
-    format: str = 'native'
-    capacity_tokens: Optional[int] = Field(None, ge=0)
-    capacity_blocks: Optional[int] = Field(None, ge=0)
-    block_size: Optional[int] = Field(None, ge=1)
-    policies: Optional[list[str]] = None
-    mode: str = 'block'
-    reuse: str = 'prefix'
+    format: Literal[READ_FORMATS] = 'native'
+    capacity_tokens: Optional[int] = Field(None, ge=0, strict=True)
+    capacity_blocks: Optional[int] = Field(None, ge=0, strict=True)
+    block_size: Optional[int] = Field(None, ge=1, le=1 << 20, strict=True)
+    policies: Optional[list[str]] = Field(None, min_length=1)
+    mode: Literal['block', 'segment'] = 'block'
+    reuse: Literal['prefix', 'any'] = 'prefix'
     calibrate_from_trace: bool = False
     attention: bool = False                   # also fit the attention term
     server_policy: str = 'lru'                # the policy that models the server, for validation
-    sweep: list[float] = Field(default_factory=lambda: [0.01, 0.02, 0.05, 0.1, 0.2, 0.5])
-    latency: Optional[dict] = None            # LatencyModel parameters (ignored when calibrating)
+    sweep: list[float] = Field(default_factory=lambda: [0.01, 0.02, 0.05, 0.1, 0.2, 0.5])   # fractions of the footprint, in (0, 1]
+    latency: Optional[ReplayLatency] = None   # LatencyModel parameters (ignored when calibrating)
     name: Optional[str] = None
     skip_invalid: bool = False
     tokenizer: str = 'cl100k_base'
 
+    @field_validator('policies')
+    @classmethod
+    def _known(cls, v):
+        bad = [p for p in v or [] if p not in POLICIES]
+        if bad: raise ValueError(f"unknown policies {bad}; choose from {', '.join(sorted(POLICIES))}")
+        return v
+    @field_validator('server_policy')
+    @classmethod
+    def _server(cls, v):
+        if v not in POLICIES: raise ValueError(f"unknown policy {v!r}; choose from {', '.join(sorted(POLICIES))}")
+        return v
+    @field_validator('sweep')
+    @classmethod
+    def _fractions(cls, v):
+        if any(not 0 < f <= 1 for f in v): raise ValueError(f"every fraction must be in (0, 1], got {v}")
+        return v
+    @field_validator('name')
+    @classmethod
+    def _name(cls, v):
+        if v is not None: check_name(v)
+        return v
+
 def load_replay_config(path)->dict:
-    "Read a replay config file (JSON); raises `InputError` naming the file and field"
-    try: obj = json.loads(Path(path).read_text())
-    except FileNotFoundError: raise InputError("no such file", str(path)) from None
-    except json.JSONDecodeError as e: raise InputError(f"invalid JSON: {e.msg}", str(path), e.lineno) from None
-    if not isinstance(obj, dict): raise InputError("expected a JSON object", str(path))
+    "Read a replay config file (JSON object) through the input boundary"
+    obj = load_json_file(path, 'replay config')
+    if not isinstance(obj, dict): raise InputError(f"expected a JSON object, got {type(obj).__name__}", str(path))
     return obj
+
+def replay_config(config=None,  # a JSON replay config file, or None
+                  **fields,     # field values; those that are None are "not given" and leave the config's value
+                 )->ReplayConfig:
+    "A validated `ReplayConfig`: the file's fields, overridden by every given (non-None) field; errors name the file and field"
+    base = load_replay_config(config) if config else {}
+    base.update({k: v for k, v in fields.items() if v is not None})
+    try: cfg = ReplayConfig.model_validate(base)
+    except ValidationError as e: raise InputError(describe_error(e), str(config) if config else None) from None
+    if (cfg.capacity_tokens is None) == (cfg.capacity_blocks is None):
+        raise InputError("give exactly one of capacity_tokens / capacity_blocks (--capacity-tokens, --capacity-blocks)", str(config) if config else None)
+    return cfg
 
 # %% ../nbs/23_replay.ipynb #bf4f34e3
 def observed_frame(trace:BlockTrace)->pd.DataFrame:
@@ -73,21 +111,32 @@ def validate_against_server(sim_requests:pd.DataFrame, obs:pd.DataFrame)->Option
                 exact_match_share=float((s == o).mean()))
 
 # %% ../nbs/23_replay.ipynb #73c74954
+@dataclass
 class Replay:
     "The results of one replay (see `replay`)."
-    def __init__(self, **kw): self.__dict__.update(kw)
+    cfg: ReplayConfig
+    trace: BlockTrace
+    capacity_tokens: int
+    latency: LatencyModel
+    calibration: Any            # a `Calibration`, or None
+    runs: dict                  # policy -> `SimResult` at the budget
+    sweep: pd.DataFrame         # one row per (fraction, policy)
+    observed: pd.DataFrame      # `observed_frame(trace)`
+    validation: Optional[dict]  # agreement with the server's cached tokens, or None
+    server: Any                 # the `SimResult` of the policy that models the server
+    footprint_tokens: int
+    skipped_lines: int = 0      # invalid lines dropped (with skip_invalid)
 
 def replay(cfg:ReplayConfig)->Replay:
     "Run a replay described by `cfg`"
-    for p in cfg.policies or []: make_policy(p)                 # fail early on unknown policies
     trace = load_block_trace(cfg.trace, cfg.format, cfg.block_size, cfg.mode, cfg.reuse, cfg.skip_invalid, cfg.tokenizer, cfg.name)
-    if not len(trace): raise InputError("the trace has no requests", cfg.trace)
+    if not len(trace): raise InputError("the trace has no requests" + (f" ({trace.skipped} invalid line(s) skipped)" if trace.skipped else ''), cfg.trace)
     cap = capacity_in_tokens(trace, cfg.capacity_tokens, cfg.capacity_blocks)
     obs, cal = observed_frame(trace), None
     if cfg.calibrate_from_trace:
         cal = calibrate(obs, attention=cfg.attention)
         lm = cal.latency_model()
-    else: lm = LatencyModel(**(cfg.latency or {}))
+    else: lm = LatencyModel(**(cfg.latency.model_dump() if cfg.latency else {}))
     policies = cfg.policies or list(POLICIES)
     runs = {p: simulate(trace, p, capacity_tokens=cap, latency=lm) for p in policies}
     server = runs.get(cfg.server_policy) or simulate(trace, cfg.server_policy, capacity_tokens=cap, latency=lm)
@@ -95,7 +144,8 @@ def replay(cfg:ReplayConfig)->Replay:
     sweep = pd.DataFrame([dict(fraction=f, **simulate(trace, p, capacity_tokens=max(1, int(f*fp)), latency=lm).summary.model_dump())
                           for f in cfg.sweep for p in policies])
     return Replay(cfg=cfg, trace=trace, capacity_tokens=cap, latency=lm, calibration=cal, runs=runs, sweep=sweep,
-                  observed=obs, validation=validate_against_server(server.requests, obs), server=server, footprint_tokens=fp)
+                  observed=obs, validation=validate_against_server(server.requests, obs), server=server, footprint_tokens=fp,
+                  skipped_lines=trace.skipped)
 
 # %% ../nbs/23_replay.ipynb #524ecd80
 def replay_json(rp:Replay)->dict:
@@ -103,38 +153,42 @@ def replay_json(rp:Replay)->dict:
     d = dict(trace=str(rp.cfg.trace), format=rp.cfg.format, requests=len(rp.trace), block_size=rp.trace.block_size,
              capacity_tokens=rp.capacity_tokens, footprint_tokens=rp.footprint_tokens, ttft_is_estimate=True,
              latency_model=rp.latency.model_dump(), policies={p: r.summary.model_dump() for p, r in rp.runs.items()})
-    if getattr(rp.trace, 'skipped', 0): d['skipped_lines'] = rp.trace.skipped
+    d['skipped_lines'] = rp.skipped_lines
     if rp.calibration is not None: d['calibration'] = dict(rp.calibration.as_json(), **{k: getattr(rp.calibration, k) for k in
                                         ('base_ms_se','ms_per_uncached_token_se','attn_ms_per_token_sq','mae_ms','n_fit','n_holdout')})
     if rp.validation is not None: d['validation'] = dict(server_policy=rp.cfg.server_policy, **rp.validation)
     if rp.trace.mode == 'segment': d['upper_bound'] = pfoo_l_upper_bound(rp.trace, rp.capacity_tokens)   # belady is a heuristic here
     return d
 
+def _report_name(cfg)->str: return cfg.name or Path(cfg.trace).stem.lstrip('.') or 'trace'
+
 def write_replay_report(rp:Replay, out_root)->Path:
-    "Write replay_results.json, replay_metrics.csv, replay_summary.md and charts into a new folder"
-    name = rp.cfg.name or Path(rp.cfg.trace).stem
-    out = R.new_run_dir(out_root, name)
-    table = pd.DataFrame([r.summary.model_dump() for r in rp.runs.values()])
-    table.to_csv(out/'replay_metrics.csv', index=False)
-    rp.sweep.to_csv(out/'replay_capacity_sweep.csv', index=False)
-    (out/'replay_results.json').write_text(json.dumps(replay_json(rp), indent=1, default=float))
-    R.save_chart(R.bar_by_policy(table, 'ttft_mean_ms', f'{name}: average TTFT by policy (estimate)', 'estimated TTFT (ms)'), out/'replay_policy_avg_ttft')
-    R.save_chart(R.bar_by_policy(table, 'tokens_saved', f'{name}: prefill tokens saved', 'tokens saved'), out/'replay_tokens_saved')
-    R.save_chart(R.bar_by_policy(table, 'token_hit_rate', f'{name}: token hit rate', 'token hit rate'), out/'replay_hit_rate')
-    if len(rp.sweep):
-        R.save_chart(R.capacity_sweep_chart(rp.sweep, title=f'{name}: token hit rate vs budget (optimum in black)'), out/'replay_capacity_sweep')
-    has_obs = rp.observed.observed_ttft_ms.notna()
-    if has_obs.sum() >= 2:
-        sc = pd.DataFrame(dict(observed_ttft_ms=rp.observed.observed_ttft_ms, est_ttft_ms=rp.server.requests.est_ttft_ms))[has_obs]
-        R.save_chart(R.observed_vs_simulated_chart(sc, f'{name}: observed vs simulated TTFT ({rp.cfg.server_policy}, estimate)'), out/'observed_vs_simulated_ttft')
-    if rp.calibration is not None: R.save_chart(residual_chart(rp.calibration), out/'calibration_residuals')
-    (out/'replay_summary.md').write_text(replay_md(rp, table, name))
-    return out
+    "Write replay_results.json, replay_metrics.csv, replay_summary.md and charts into a new folder (built aside, renamed when complete)"
+    name = _report_name(rp.cfg)
+    staged = StagedDir(out_root, name)
+    with staged as out:
+        table = pd.DataFrame([r.summary.model_dump() for r in rp.runs.values()])
+        table.to_csv(out/'replay_metrics.csv', index=False)
+        rp.sweep.to_csv(out/'replay_capacity_sweep.csv', index=False)
+        (out/'replay_results.json').write_text(dumps(replay_json(rp), indent=1))
+        R.save_chart(R.bar_by_policy(table, 'ttft_mean_ms', f'{name}: average TTFT by policy (estimate)', 'estimated TTFT (ms)'), out/'replay_policy_avg_ttft')
+        R.save_chart(R.bar_by_policy(table, 'tokens_saved', f'{name}: prefill tokens saved', 'tokens saved'), out/'replay_tokens_saved')
+        R.save_chart(R.bar_by_policy(table, 'token_hit_rate', f'{name}: token hit rate', 'token hit rate'), out/'replay_hit_rate')
+        if len(rp.sweep):
+            R.save_chart(R.capacity_sweep_chart(rp.sweep, title=f'{name}: token hit rate vs budget (optimum in black)'), out/'replay_capacity_sweep')
+        has_obs = rp.observed.observed_ttft_ms.notna()
+        if has_obs.sum() >= 2:
+            sc = pd.DataFrame(dict(observed_ttft_ms=rp.observed.observed_ttft_ms, est_ttft_ms=rp.server.requests.est_ttft_ms))[has_obs]
+            R.save_chart(R.observed_vs_simulated_chart(sc, f'{name}: observed vs simulated TTFT ({rp.cfg.server_policy}, estimate)'), out/'observed_vs_simulated_ttft')
+        if rp.calibration is not None: R.save_chart(residual_chart(rp.calibration), out/'calibration_residuals')
+        (out/'replay_summary.md').write_text(replay_md(rp, table, name))
+    return staged.final
 
 def replay_md(rp, table, name)->str:
     "Human-readable replay summary"
     cols = ['policy','token_hit_rate','block_hit_rate','tokens_saved','ttft_mean_ms','ttft_p95_ms','evictions','rejected']
-    lines = [f"# Replay of {name}", '', f"Trace `{rp.cfg.trace}` ({rp.cfg.format}): {len(rp.trace):,} requests, "
+    skipped = f" ({rp.skipped_lines:,} invalid line(s) skipped)" if rp.skipped_lines else ''
+    lines = [f"# Replay of {name}", '', f"Trace `{rp.cfg.trace}` ({rp.cfg.format}): {len(rp.trace):,} requests{skipped}, "
              f"{rp.trace.block_accesses():,} block accesses, blocks of {rp.trace.block_size} tokens. Budget {rp.capacity_tokens:,} tokens "
              f"({rp.capacity_tokens/max(1, rp.footprint_tokens):.1%} of the footprint).", '',
              "TTFT values are **estimates** from the latency model "
@@ -156,25 +210,14 @@ def replay_md(rp, table, name)->str:
     return '\n'.join(lines)
 
 # %% ../nbs/23_replay.ipynb #38ce88ff
-_FLAGS = ('trace','format','capacity_tokens','capacity_blocks','block_size','mode','reuse','name','skip_invalid','tokenizer')
-
-def replay_command(a)->int:
-    "`semantic-kv replay`: merge config file and flags, run, write the report, print a summary or JSON"
-    base = load_replay_config(a.config) if a.config else {}
-    for k in _FLAGS:
-        v = getattr(a, k, None)
-        if v not in (None, False): base[k] = v
-    if a.policies: base['policies'] = [p.strip() for p in a.policies.split(',') if p.strip()]
-    if a.calibrate_from_trace: base['calibrate_from_trace'] = True
-    if a.sweep is not None: base['sweep'] = [] if a.sweep.strip() in ('', 'none') else [float(x) for x in a.sweep.split(',')]
-    try: cfg = ReplayConfig.model_validate(base)
-    except ValidationError as e: raise InputError(describe_error(e), a.config) from None
-    if cfg.capacity_tokens is None and cfg.capacity_blocks is None: raise InputError("give --capacity-tokens or --capacity-blocks")
+def run_replay(config=None,          # a JSON replay config file (optional)
+               out_root=None,        # write the report folder under this root; None: write no files
+               **fields,             # `ReplayConfig` fields; None means "not given" (the config's value, or the default, stays)
+              )->tuple[Replay, Optional[Path]]:
+    "Validate everything (config, fields, output location) before computing; run; write the report atomically if asked"
+    cfg = replay_config(config, **fields)
+    if out_root is not None:
+        check_output_root(out_root)
+        check_name(cfg.name or Path(cfg.trace).stem, 'name')
     rp = replay(cfg)
-    out = write_replay_report(rp, a.out)
-    if a.json:
-        print(json.dumps(dict(replay_json(rp), report_dir=str(out)), default=float))
-    else:
-        print((out/'replay_summary.md').read_text())
-        print(f"wrote {out}")
-    return 0
+    return rp, (write_replay_report(rp, out_root) if out_root is not None else None)
