@@ -369,14 +369,18 @@ def build(split:str)->list[dict]:
         b.add("plain-question", [{"role": "user", "content": q}], [["user"]], "a question alone (braces, %s, [URGENT], <template>, non-English)")
     # 3. filled templates: groups of three instances of the same template
     for name, pieces, dstyle, note in half(FILLED, split):
+        seen = set()
         for _ in range(3):
-            text, labels = '', []
-            for kind, t in pieces:
-                if kind == 'T': text += t; lab = 'template'
-                elif kind == 'D': text += render_docs(dstyle, b.sample(DOCS, r.randint(1, 3)) if dstyle != 'plain' or r.random() < .5 else b.sample(DOCS, 1)); lab = 'retrieved_context'
-                elif kind == 'Q': text += b.pick(REACT_QUESTIONS if name == 'react-agent' else DOC_QUESTIONS + QUESTIONS[:6]); lab = 'user'
-                else: text += b.pick(VALUES); lab = 'user'
-                if not labels or labels[-1] != lab: labels.append(lab)
+            text = None
+            while text is None or text in seen:   # instances differ in their values
+                text, labels = '', []
+                for kind, t in pieces:
+                    if kind == 'T': text += t; lab = 'template'
+                    elif kind == 'D': text += render_docs(dstyle, b.sample(DOCS, r.randint(1, 3)) if dstyle != 'plain' or r.random() < .5 else b.sample(DOCS, 1)); lab = 'retrieved_context'
+                    elif kind == 'Q': text += b.pick(REACT_QUESTIONS if name == 'react-agent' else DOC_QUESTIONS + QUESTIONS[:6]); lab = 'user'
+                    else: text += b.pick(VALUES); lab = 'user'
+                    if not labels or labels[-1] != lab: labels.append(lab)
+            seen.add(text)
             where = r.random()
             if where < 0.6: msgs, labs = [sysmsg(), {"role": "user", "content": text}], [["system"], labels]
             else: msgs, labs = [{"role": "user", "content": text}], [labels]
