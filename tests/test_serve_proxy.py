@@ -1,0 +1,115 @@
+"The telemetry proxy and the emulated engine in this process, on loopback: streaming, usage, errors, records."
+import json, time
+import pytest
+pytest.importorskip('uvicorn'); pytest.importorskip('aiohttp')
+import httpx, openai
+from semantic_kv.serve.core import Server, TraceWriter
+from semantic_kv.serve.engine import Engine
+from semantic_kv.serve.proxy import Proxy, ProxyConfig
+from semantic_kv.serve.collect import TraceMiddleware, mock_requests
+from semantic_kv.traces import read_requests
+
+MSGS = [{'role': 'system', 'content': 'You answer questions about the Acme Cloud platform. ' * 6},
+        {'role': 'user', 'content': 'QUESTION: How do I rotate a key?'}]
+
+@pytest.fixture(scope='module')
+def engine():
+    with Server(Engine(num_blocks=512, inter_token_latency_ms=50, latency={'base_ms': 5, 'ms_per_uncached_token': 0.01})) as s: yield s
+
+@pytest.fixture
+def proxy(engine, tmp_path):
+    p = Proxy(ProxyConfig(engine.url, trace_dir=tmp_path/'t.jsonl', max_body_bytes=200_000))
+    s = Server(p).start()
+    try: yield s, p
+    finally: s.stop()
+
+def records(p): return [json.loads(l) for l in p.writer.path.read_text().splitlines()]
+
+def test_stream_keeps_inter_token_gaps_and_strips_added_usage(proxy):
+    s, p = proxy
+    c = openai.OpenAI(base_url=s.url + '/v1', api_key='sk-SECRET-canary')
+    times, chunks = [], []
+    for ch in c.chat.completions.create(model='m', messages=MSGS, stream=True, max_tokens=6):
+        chunks.append(ch)
+        if ch.choices and ch.choices[0].delta.content: times.append(time.perf_counter())
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert len(gaps) == 5 and all(0.03 < g < 0.2 for g in gaps), gaps       # ~50 ms apart, not one clump
+    assert all(ch.usage is None for ch in chunks)                           # the usage chunk the proxy added is gone
+    s.stop()
+    (r,) = records(p)
+    assert r['output_tokens'] == 6 and r['observed_cached_tokens'] == 0 and r['observed_ttft_ms'] > 0
+    assert 'canary' not in p.writer.path.read_text()
+
+def test_usage_kept_when_client_asks(proxy):
+    s, _ = proxy
+    with httpx.stream('POST', s.url + '/v1/chat/completions', json={'model': 'm', 'messages': MSGS, 'stream': True, 'max_tokens': 2,
+                      'stream_options': {'include_usage': True}}) as r:
+        evs = [l for l in r.iter_lines() if l.startswith('data: {')]
+    assert json.loads(evs[-1][6:])['usage']['completion_tokens'] == 2
+
+def test_cached_tokens_and_session_recorded(proxy):
+    s, p = proxy
+    c = openai.OpenAI(base_url=s.url + '/v1', api_key='x')
+    msgs = [{'role': 'system', 'content': 'A prompt no other test sends. ' * 10}] + MSGS[1:]
+    a = c.chat.completions.create(model='m', messages=msgs, max_tokens=2, extra_headers={'X-Session-ID': 'sess'})
+    b = c.chat.completions.create(model='m', messages=msgs, max_tokens=2, extra_headers={'X-Session-ID': 'sess'})
+    assert b.usage.prompt_tokens_details.cached_tokens == (a.usage.prompt_tokens // 16) * 16 > 0
+    s.stop()
+    rs = list(read_requests(p.writer.path))
+    assert [r.observed_cached_tokens for r in rs] == [0, b.usage.prompt_tokens_details.cached_tokens]
+    assert rs[0].session_id == rs[1].session_id is not None
+
+def test_errors_have_openai_shape(proxy, engine):
+    s, p = proxy
+    r = httpx.post(s.url + '/v1/chat/completions', content=b'{"model": ')
+    assert r.status_code == 400 and r.json()['error']['code'] == 'invalid_json'
+    r = httpx.post(s.url + '/v1/chat/completions', json={'model': 'm', 'messages': [{'role': 'user', 'content': 'x' * 300_000}]})
+    assert r.status_code == 413 and 'error' in r.json()
+    r = httpx.post(s.url + '/v1/chat/completions', json={'model': 'm'})           # upstream's own 400 passes through
+    assert r.status_code == 400 and 'messages' in r.json()['error']['message']
+    with Server(Proxy(ProxyConfig('http://127.0.0.1:9'))) as dead:
+        r = httpx.post(dead.url + '/v1/chat/completions', json={'model': 'm', 'messages': MSGS})
+        assert r.status_code == 502 and r.json()['error']['code'] == 'upstream_unreachable'
+    with Server(Proxy(ProxyConfig(engine.url, timeout_s=0.02))) as slow:
+        r = httpx.post(slow.url + '/v1/chat/completions', json={'model': 'm', 'messages': MSGS, 'max_tokens': 4})
+        assert r.status_code == 504 and r.json()['error']['code'] == 'upstream_timeout'
+    assert httpx.get(s.url + '/v1/models').json()['data'][0]['id'] == 'semantic-kv-emulated'
+    assert httpx.get(s.url + '/health').status_code == 200
+
+def test_upstream_failures_pass_through():
+    eng = Engine(num_blocks=64, time_scale=0, failure_injection_rate=1.0, failure_types=('rate_limit',))
+    with Server(eng) as e, Server(Proxy(ProxyConfig(e.url))) as s:
+        r = httpx.post(s.url + '/v1/chat/completions', json={'model': 'm', 'messages': MSGS})
+        assert r.status_code == 429 and r.json()['error']['type'] == 'rate_limit_error'
+
+def test_dropped_stream_is_broken_for_the_client_and_recorded(tmp_path):
+    eng = Engine(num_blocks=64, time_scale=0, failure_injection_rate=1.0, failure_types=('drop',))
+    p = Proxy(ProxyConfig('http://x', trace_dir=tmp_path))
+    with Server(eng) as e:
+        p.cfg.upstream = e.url
+        with Server(p) as s:
+            with pytest.raises(httpx.HTTPError):
+                with httpx.stream('POST', s.url + '/v1/chat/completions', json={'model': 'm', 'messages': MSGS, 'stream': True, 'max_tokens': 8}) as r:
+                    for _ in r.iter_raw(): pass
+    (rec,) = [json.loads(l) for l in p.writer.path.read_text().splitlines()]
+    assert rec['note'].startswith('status 502: upstream dropped')
+
+def test_engine_metrics_and_reset():
+    eng = Engine(num_blocks=64, time_scale=0)
+    with Server(eng) as s:
+        for _ in range(2): httpx.post(s.url + '/v1/completions', json={'model': 'm', 'prompt': 'hello world ' * 20, 'max_tokens': 3})
+        page = httpx.get(s.url + '/metrics').text
+        assert httpx.post(s.url + '/reset_prefix_cache').status_code == 200
+        r = httpx.post(s.url + '/v1/completions', json={'model': 'm', 'prompt': 'hello world ' * 20, 'max_completion_tokens': 3}).json()
+    for name in ('vllm:prefix_cache_queries_total', 'vllm:prefix_cache_hits_total', 'vllm:num_requests_running', 'vllm:num_requests_waiting',
+                 'vllm:kv_cache_usage_perc', 'vllm:time_to_first_token_seconds_bucket'): assert name in page
+    hits = [l for l in page.splitlines() if l.startswith('vllm:prefix_cache_hits_total')][0]
+    assert float(hits.split()[-1]) == 32.0                          # 41-token prompt: 2 full blocks hit the second time
+    assert r['usage']['prompt_tokens_details']['cached_tokens'] == 0 and r['usage']['completion_tokens'] == 3
+
+def test_middleware_records_like_the_proxy(tmp_path):
+    w = TraceWriter(tmp_path/'mw.jsonl')
+    with Server(TraceMiddleware(Engine(num_blocks=64, time_scale=0), w)) as s:
+        for body, hdr in mock_requests(3): httpx.post(s.url + '/v1/chat/completions', json={**body, 'stream_options': {'include_usage': True}}, headers=hdr)
+    rs = list(read_requests(w.path))
+    assert len(rs) == 3 and all(r.observed_ttft_ms is not None and r.observed_cached_tokens is not None for r in rs)
