@@ -4,35 +4,50 @@
 
 # %% ../nbs/02_segment.ipynb #feb98ba8
 from __future__ import annotations
-import functools, json, re
+import bisect, difflib, functools, itertools, json, re
 from collections import Counter
 from typing import Any, Iterable, Iterator, Optional
 import pandas as pd
 from .models import (SemanticType, SEMANTIC_TYPES, InputError, ChatRequest, Message, Segment,
                                 SegmentedRequest, content_hash, parse_request)
 from .tokens import Tokenizer, get_tokenizer
-from .inputs import iter_lines, loads
-from pathlib import Path
 
 # %% auto #0
 __all__ = ['T', 'LABEL_TYPES', 'ROLE_TYPES', 'RULES', 'placeholders', 'code_line', 'looks_like_code', 'is_tool_def', 'is_data',
-           'is_other', 'words', 'is_question', 'legal_cues', 'passage_rule', 'classify_text', 'split_text',
-           'segment_text', 'canonical_json', 'segment_request', 'segment_requests', 'segments_frame', 'SegmentStream',
+           'is_other', 'words', 'is_question', 'legal_cues', 'passage_rule', 'is_form', 'source_header',
+           'is_transcript', 'document_rule', 'classify_text', 'split_text', 'SharedText', 'segment_text',
+           'canonical_json', 'segment_request', 'request_texts', 'segment_requests', 'segments_frame', 'SegmentStream',
            'segment_lines', 'read_segmented', 'summarize']
 
 # %% ../nbs/02_segment.ipynb #564abd0c
 T = SemanticType
-_PH_PATTERNS = (r'\{\{\s*[\w.]+(?:\s*\|[^{}\n]*)?\s*\}\}',  # {{var}}, {{ var | filter }}
-                r'\$?\{[A-Za-z_]\w*\}',                    # {name}, ${name}
-                r'<[A-Z][A-Z0-9_]{2,}>',                   # <PLACEHOLDER>
-                r'\[(?:INSERT|Insert|insert)\b[^\]\n]*\]', # [INSERT NAME]
-                r'_{4,}')                                  # ____ (a fill-in blank)
+_PH_PATTERNS = (r'\{\{\{?\s*[#/^]?[\w.]+(?:\s+[\w.]+)*\s*(?:\|[^{}\n]*)?\}\}\}?',  # {{var}}, {{ var | filter }}, {{#each xs}}, {{/each}}
+                r'\{%-?\s*[a-z]+\b[^%\n]{0,80}?-?%\}',                      # {% if x %}, {% for a in b %}, {% endif %}
+                r'\$?\{[A-Za-z_][\w.]*\}',                                  # {name}, ${name}, {user.name}
+                r'\$[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|\$[A-Z]{4,}\b',             # $FIRM_NAME, $JURISDICTION
+                r'<<\s*[A-Za-z][\w \-]*>>',                                 # <<BRAND>>
+                r'<[A-Z][A-Z0-9_]{2,}>',                                    # <PLACEHOLDER>
+                r'<[a-z][a-z0-9]*(?:[ _-][a-z0-9]+)+>',                     # <traveller name>, <brand_voice>
+                r'\[(?:INSERT|Insert|insert)\b[^\]\n]*\]',                  # [INSERT NAME]
+                r'\[(?!(?:INST|SYS|END|DONE|EOS|BOS|SEP|PAD|CLS|MASK|UNK)\])[A-Z]{3,}(?:[ _-][A-Z0-9]+)*\](?!\()',  # [COMPANY], [SOURCE LANGUAGE]
+                r'\[(?:[Yy]our|[A-Z][a-z]+)\s[A-Za-z][a-z]+(?:\s[A-Za-z][a-z]+){0,2}\](?!\()',  # [Customer Name], [Your name]
+                r'%\([a-z_]\w*\)[sdifr]',                                   # %(name)s
+                r'(?<![\w%])%[sd](?!\w)',                                   # %s, %d
+                r'_{4,}')                                                   # ____ (a fill-in blank)
 _PH_RE = re.compile('|'.join(_PH_PATTERNS))
 _ONLY_PH_RE = re.compile(r'\s*(?:' + '|'.join(_PH_PATTERNS) + r')\s*')
+_TAG_PH_RE = re.compile(r'<([a-z][a-z0-9]*)>')   # <date>: a placeholder unless the text closes it (</date>) or it is HTML
+_HTML = frozenset('a b i u p q s br hr em tt td tr th li ol ul dl dt dd div span pre code body head html table thead tbody title style script img sup sub small big strong center nav main form input label button select option header footer section article aside template'.split())
+_CODE_SPAN_RE = re.compile(r'`[^`\n]*`|\bf"[^"\n]*"|\bf\'[^\'\n]*\'')
 
-def placeholders(text:str)->int:
-    "Number of template placeholders in `text`"
-    return len(_PH_RE.findall(text))
+def placeholders(text:str,          # the text
+                 distinct:bool=False, # count distinct placeholders only
+                )->int:
+    "Number of template placeholders in `text` (outside `inline code` and f-strings)"
+    if '`' in text or 'f"' in text or "f'" in text: text = _CODE_SPAN_RE.sub('', text)
+    found = _PH_RE.findall(text)
+    if '<' in text: found += [m.group() for m in _TAG_PH_RE.finditer(text) if m.group(1) not in _HTML and f'</{m.group(1)}>' not in text]
+    return len(set(found)) if distinct else len(found)
 
 # %% ../nbs/02_segment.ipynb #301adcdf
 _KW_RE = re.compile(r'''^(?:def\s|class\s|import\s|from\s+[\w.]+\s+import\b|return\b|elif\b|else\s*:|try\s*:|except\b|finally\s*:|
@@ -81,10 +96,13 @@ def is_tool_def(obj)->bool:
     return 'name' in obj and ('parameters' in obj or 'input_schema' in obj)
 
 _LOG_RE = re.compile(r'^\s*(?:\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|\[?\d{2}:\d{2}:\d{2}|(?:ERROR|WARN(?:ING)?|INFO|DEBUG|TRACE|FATAL)\b)')
+_TRACE_RE = re.compile(r'''^(?:Traceback\s\(most\srecent\scall\slast\):|[ \t]+File\s"[^"\n]+",\sline\s\d+|[ \t]+at\s[\w$.<>/]+\(.*\)\s*$|
+    npm\sERR!|(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception)\b:?|panic:|goroutine\s\d+)''', re.X)
 def is_data(text:str)->bool:
-    "Log lines or CSV rows (pasted data, not prose)"
+    "Log lines, an error trace or CSV rows (pasted data, not prose)"
     lines = [l for l in text.splitlines() if l.strip()]
     if len(lines) >= 2 and sum(bool(_LOG_RE.match(l)) for l in lines)*2 > len(lines): return True
+    if len(lines) >= 2 and (n := sum(bool(_TRACE_RE.match(l)) for l in lines)) >= 2 and n*5 >= len(lines)*2: return True
     commas = [l.count(',') for l in lines]
     return len(lines) >= 3 and commas[0] >= 2 and len(set(commas)) == 1 and not any(l.rstrip().endswith(('.', '?')) for l in lines)
 
@@ -98,20 +116,24 @@ def is_other(text:str)->Optional[str]:
     return None
 
 # %% ../nbs/02_segment.ipynb #5be80ad6
-_LEGAL_RE = re.compile(r'''\b(?:shall|hereinafter|herein|hereto|hereof|thereof|hereunder|pursuant\sto|whereas|notwithstanding|
+_LEGAL_RE = re.compile(r"""\b(?:shall|hereinafter|herein|hereto|hereof|thereof|hereunder|pursuant\sto|whereas|notwithstanding|
     indemnif\w*|the\sParties|either\sParty|each\sParty|the\sother\sParty|this\sAgreement|the\sAgreement|Licensee|Licensor|
     Section\s\d+(?:\.\d+)*|\(\d+\)\s(?:days|business\sdays|hours|months)|in\sno\sevent|liable|covenants?|
-    data\ssubject|controller|Effective\sDate|Confidential\sInformation)\b''', re.X | re.I)
-_PERSON_RE = re.compile(r"\b(?:I|I'm|I've|I'd|me|my|mine|we|our|you|your|please|thanks|thank)\b", re.I)
-_ASK_RE = re.compile(r'''^\W*(?:what|which|who|whom|whose|when|where|why|how|is|are|was|were|can|could|would|should|will|do|does|did|
+    data\ssubject|controller|Effective\sDate|Confidential\sInformation)\b""", re.X | re.I)
+_FIRST_RE = re.compile(r"\b(?:I|I'm|I've|I'd|me|my|mine|please|thanks|thank)\b", re.I)
+_WE_RE = re.compile(r"\b(?:we|our|us)\b", re.I)
+_YOU_RE = re.compile(r"\b(?:you|your)\b", re.I)
+_ASK_RE = re.compile(r"""^\W*(?:what|which|who|whom|whose|when|where|why|how|is|are|was|were|can|could|would|should|will|do|does|did|
     summari[sz]e|explain|list|describe|compare|translate|answer|write|draft|tell|give|identify|extract|rewrite|
-    classify|please|based\son|using|according\sto|given|now|make|fix|find|check|review|help|create|generate|show)\b''', re.X | re.I)
+    classify|please|based\son|using|according\sto|given|now|make|fix|find|check|review|help|create|generate|show)\b""", re.X | re.I)
+_XML_TAG_RE = re.compile(r'</?[A-Za-z][\w-]*(?:\s[^<>\n]*)?>')
 
 def words(text:str)->int: return len(text.split())
 
 def is_question(text:str)->bool:
-    "A short paragraph that asks or instructs"
+    "A short paragraph that asks or instructs (XML tags around it are ignored)"
     s = text.strip()
+    if s.startswith('<'): s = _XML_TAG_RE.sub('', s).strip()
     return bool(s) and words(s) <= 60 and (s.endswith('?') or bool(_ASK_RE.match(s)))
 
 def legal_cues(text:str)->int: return len({m.lower() for m in _LEGAL_RE.findall(text)})
@@ -121,7 +143,61 @@ def passage_rule(text:str)->Optional[str]:
     s = text.strip()
     if s.endswith('?') or _ASK_RE.match(s): return None
     if words(s) >= 12 and legal_cues(s) >= 2: return 'legal-text'
-    if words(s) >= 40 and '?' not in s and not _PERSON_RE.search(s): return 'long-passage'
+    n = words(s)   # reference prose: long, no question, no I/me/please; "you" (how-to articles) and "we" (reports) only in longer text
+    if n >= 40 and '?' not in s and not _FIRST_RE.search(s) and (n >= 50 or not _YOU_RE.search(s)) and (n >= 60 or not _WE_RE.search(s)): return 'long-passage'
+    return None
+
+# %% ../nbs/02_segment.ipynb #a3c1d2e4
+_TURN_RE = re.compile(r"""^[ \t]*(?:[\[(]?\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?[\])]?[ \t]*)?
+    ((?:[A-Z][\w.'-]*)(?:[ \t][A-Z][\w.'-]*){0,3}(?:[ \t]\([^)\n]{1,40}\))?|Q|A)[:.][ \t]+\S""", re.M | re.X)
+_STAMP_RE = re.compile(r'^[ \t]*[\[(]?\d{1,2}:\d{2}(?::\d{2})?[\])]?[ \t]+\S', re.M)
+_MAILHDR_RE = re.compile(r'^(?:From|To|Cc|Subject|Date|Sent):[ \t]+\S', re.M)
+_GREET_RE = re.compile(r"^(?:Hi|Hello|Dear|Hey|Good (?:morning|afternoon))\b[^\n]{0,40},[ \t]*$", re.M)
+_SIGNOFF_RE = re.compile(r"^(?:Best|Regards|Kind regards|Best regards|Warm regards|Thanks|Many thanks|Cheers|Sincerely)\b[^\n]{0,20}\n[ \t]*[A-Z][\w.'-]*", re.M)
+_KV_RE = re.compile(r'^[ \t]*[A-Za-z][\w ]{0,24}:[ \t]*(\S[^\n]*)$', re.M)
+_CITE_RE = re.compile(r'\[\d{1,3}\]')
+_SRC_LINE_RE = re.compile(r'^[ \t]*[(\[]?(?:sources?|ref|references|retrieved\sfrom|cited\sfrom|via)\b[ \t]*[:\-]', re.M | re.I)
+_CUE_RE = re.compile(r"""https?://|www\.|\b[\w-]+\.(?:pdf|docx?|pptx?|xlsx?|txt|md|html?)\b|\bpp?\.\s?\d|\bpages?\s\d|\b(?:19|20)\d\d\b|§|
+    \s>\s.*\s>\s|\s/\s.*\s/\s|\s[—–|]\s|\bv(?:ersion)?\s?\d+\.\d+|\b(?:section|chapter|clause|article|part|vol(?:ume)?|rule)\s+[\dIVX]+(?:\.\d+)*\b""", re.I | re.X)
+_FEWSHOT_RE = re.compile(r'^[ \t]*(?:Example|EXAMPLE|Sample|SAMPLE)[ \t]*#?\d*[ \t]*[:.)—-]', re.M)
+
+_FORM_RE = re.compile(r'^[ \t]*(?:\d+[.)][ \t]*|[-*][ \t]+)?[A-Z][^\n:]{1,60}:[ \t]*$', re.M)
+def is_form(text:str)->bool:
+    "At least three fields with an empty value (`1. Parties and their roles:`): a form to fill in"
+    return len(_FORM_RE.findall(text)) >= 3
+
+def source_header(line:str)->bool:
+    "A short title-like line that cites where a text comes from (URL, file, page, date or year, section, breadcrumb, ' — ' separator)"
+    s = line.strip().lstrip('#').strip()
+    return 2 <= words(s) <= 25 and not s.endswith(('.', '?', '!', ':', ',', ';')) and bool(_CUE_RE.search(s))
+
+def is_transcript(text:str)->bool:
+    "Speaker turns: at least 3 time-stamped lines, or 4 turns with two speakers who speak at least twice"
+    turns = _TURN_RE.findall(text)
+    if len(turns) < 3: return False
+    if len(_STAMP_RE.findall(text)) >= 3: return True
+    return len(turns) >= 4 and sum(v >= 2 for v in Counter(turns).values()) >= 2
+
+def _quoted_lines(s:str)->bool:
+    "Every line starts with '>' (after an optional intro line ending in ':', such as 'The customer wrote:')"
+    ls = [l for l in s.splitlines() if l.strip()]
+    if ls and ls[0].rstrip().endswith(':') and not ls[0].lstrip().startswith('>'): ls = ls[1:]
+    return len(ls) >= 2 and all(l.lstrip().startswith('>') for l in ls)
+
+def document_rule(text:str)->Optional[str]:
+    "The rule name if `text` has the structure of a document (not the user's own words), else None"
+    s = text.strip()
+    if not s: return None
+    if _FEWSHOT_RE.search(s): return None   # few-shot examples are a template's, not a document
+    if _SRC_LINE_RE.match(s): return 'cited-passage'
+    first, _, body = s.partition('\n')
+    if body and source_header(first) and (words(body) >= 15 or is_transcript(body)): return 'source-header'
+    if is_transcript(s): return 'transcript'
+    if len(_MAILHDR_RE.findall(s)) >= 2 or (_GREET_RE.search(s) and _SIGNOFF_RE.search(s)): return 'email'
+    if words(s) >= 12 and ((s[0] in '"“' and s[-1] in '"”' and s.count('"') <= 4) or _quoted_lines(s)): return 'quotation'
+    if words(s) >= 20 and (len(_CITE_RE.findall(s)) >= 2 or _SRC_LINE_RE.search(s)): return 'cited-passage'
+    kv = _KV_RE.findall(s)
+    if len(kv) >= 2 and any(words(v) >= 20 for v in kv): return 'record'
     return None
 
 # %% ../nbs/02_segment.ipynb #d1161f87
@@ -136,14 +212,18 @@ ROLE_TYPES = {'system': T.system, 'developer': T.system, 'tool': T.tool_output, 
 RULES = [
     ('metadata',              "a `semantic_type` in the message's or content part's `metadata` (overrides everything)"),
     ('tools',                 "an entry of the request's `tools` list -> tool_schema"),
-    ('label:<NAME>',          "a line label SYSTEM: USER: QUESTION: CONTEXT: DOCUMENT: TOOL: OBSERVATION: TOOLS: TEMPLATE: CODE: ASSISTANT: (also Context:/Question:/Observation:) starts a segment of that type; ignored when a labelled slot only holds a placeholder"),
+    ('label:<NAME>',          "a line label SYSTEM: USER: QUESTION: CONTEXT: DOCUMENT: TOOL: OBSERVATION: TOOLS: TEMPLATE: CODE: ASSISTANT: (also Context:/Question:/Observation:) starts a segment of that type; ignored when a labelled slot only holds a placeholder, and inside a format spec (3+ consecutive 'Key:' lines, one of them not a label)"),
     ('fence',                 "a ``` fenced block in user text -> code (text/log/csv/markdown fences -> retrieved_context)"),
-    ('document-marker',       "a line starting a document: Document 1:, Passage:, Source:, Excerpt:, <document ...>, [doc_3], Retrieved passages: -> retrieved_context until the next marker"),
-    ('exhibit-marker',        "a line 'Exhibit A' / 'Schedule 2' / 'Annex I' / 'Appendix B' / 'Attachment 1' -> retrieved_context until the next marker"),
+    ('document-marker',       "a line starting a document: Document 1:, Passage:, Source:, Excerpt:, [1] Title, <document ...>, <context>, [doc_3], Retrieved passages: -> retrieved_context until the next marker (an XML block until its closing tag; code fences inside stay in it)"),
+    ('exhibit-marker',        "a line 'Exhibit A' / 'Schedule 2' / 'Annex I' / 'Appendix B' / 'Attachment 1' / 'Section 4.2 Title' / '§ 4.3' / 'Clause 7.1 (...)' / 'ARTICLE 4 — ...' -> retrieved_context until the next marker"),
     ('tools-block',           "a <tools>...</tools> block (Hermes/Qwen style) -> tool_schema"),
     ('trailing-question',     "a short question/instruction paragraph ending a context or exhibit block -> user"),
-    ('role:system',           "system message -> system (split only by labels and markers)"),
-    ('role:developer',        "developer message -> system (split only by labels and markers)"),
+    ('template-placeholders', "a system/developer part with >= 2 distinct placeholders, or user text with >= 2 (or 1 not inside a question) -> template; placeholder syntaxes {x} {{x}} ${x} $X_Y <x y> <X> <<X>> [X] [Your Name] %s %(x)s {% jinja %} ____"),
+    ('shared-template',       "text that other requests of the same set send with different values (a templated prefix, found by `segment_requests`) -> template"),
+    ('answer-cue',            "a last line such as 'Answer:' / 'Sentiment:' / '</question>' after a filled slot (a template's tail) -> template"),
+    ('source-header',         "a paragraph under a title-like line citing where it comes from (URL, file, page, date or year, section, breadcrumb, ' — ') -> retrieved_context"),
+    ('role:system',           "system message -> system (split by labels, markers and document-like paragraphs)"),
+    ('role:developer',        "developer message -> system (split by labels, markers and document-like paragraphs)"),
     ('role:tool',             "tool message -> tool_output (never split)"),
     ('role:function',         "legacy function message -> tool_output (never split)"),
     ('role:assistant',        "earlier assistant turn, incl. its serialized tool calls -> assistant (never split)"),
@@ -153,17 +233,43 @@ RULES = [
     ('tool-json',             "user text that is a JSON tool definition (or list of them) -> tool_schema"),
     ('structured-data',       "user text that is JSON data, log lines or CSV -> retrieved_context"),
     ('code-heuristic',        "user text whose lines mostly look like code -> code"),
-    ('template-placeholders', "user text with >= 2 placeholders, or 1 that is not inside a question -> template"),
+    ('few-shot',              "user text with numbered examples (Example 1:, Sample 2 -) -> template"),
+    ('form-fields',           "user text with >= 3 fields whose value is empty (`1. Parties and their roles:`) -> template"),
+    ('transcript',            "speaker turns (Name: ..., Q. / A., [00:01:05] ...) -> retrieved_context"),
+    ('email',                 "an e-mail (From:/To:/Subject: headers, or a greeting and a sign-off) -> retrieved_context"),
+    ('quotation',             "a quoted passage (in quotes, or every line starting with >) -> retrieved_context"),
+    ('cited-passage',         "prose with citation marks [1] [2] or a Source:/References: line -> retrieved_context"),
+    ('record',                "key: value lines with a long value (title: ... text: ...), or >= 3 lowercase `key: value` lines opening a paragraph (a document until the next marker) -> retrieved_context"),
     ('legal-text',            "user text with >= 2 legal cues (shall, herein, the Parties, Section 4.2, ...) -> retrieved_context"),
-    ('long-passage',          "user text of >= 40 words, no question, no I/you/please, not an instruction -> retrieved_context"),
+    ('long-passage',          "user text of >= 40 words, no question, no I/we/please (no you under 50 words), not an instruction -> retrieved_context"),
     ('role:user',             "anything else in a user message -> user"),
 ]
 
 # %% ../nbs/02_segment.ipynb #ef679a13
+_KEYLINE_RE = re.compile(r'[ \t]*([A-Z][\w ]{0,20}):')
+
+def _format_spec_lines(text:str, a:int, b:int)->set:
+    "Offsets of `Key:` lines in a block of >= 3 consecutive ones where some key is not a label (a format spec, a form)"
+    out, run = set(), []
+    def flush():
+        if len(run) >= 3 and any(k.upper() not in LABEL_TYPES for _, k in run): out.update(o for o, _ in run)
+        run.clear()
+    for lm in re.finditer(r'[^\n]*\n?', text[a:b]):
+        off, line = a + lm.start(), lm.group()
+        if not line: break
+        m = _KEYLINE_RE.match(line)
+        if m: run.append((off, m.group(1).strip()))
+        else: flush()
+    flush()
+    return out
+
 def _label_matches(text:str, a:int=0, b:Optional[int]=None)->list:
     "Label lines in text[a:b]; none if a labelled slot is empty or only holds a placeholder (an unfilled template)"
     b = len(text) if b is None else b
     ms = list(_LABEL_RE.finditer(text, a, b))
+    if not ms: return ms
+    if len(ms) >= 2 and (spec := _format_spec_lines(text, a, b)):
+        ms = [m for m in ms if m.start() not in spec]
     for m, e in zip(ms, [m.start() for m in ms[1:]] + [b]):
         body = text[m.end():e]
         if not body.strip() or _ONLY_PH_RE.fullmatch(body): return []
@@ -184,7 +290,9 @@ def classify_text(text:str,       # the text of one piece
     if looks_like_code(text): return T.code, 'code-heuristic'
     n = placeholders(text)
     if n >= 2 or (n == 1 and not text.strip().endswith('?')): return T.template, 'template-placeholders'
-    if (r := passage_rule(text)): return T.retrieved_context, r
+    if _FEWSHOT_RE.search(text): return T.template, 'few-shot'
+    if is_form(text): return T.template, 'form-fields'
+    if (r := document_rule(text) or passage_rule(text)): return T.retrieved_context, r
     return T.user, 'role:user'
 
 # %% ../nbs/02_segment.ipynb #1b562957
@@ -203,13 +311,40 @@ def _paragraphs(text:str, a:int, b:int)->list[tuple[int,int]]:
     if s < b: out.append((s, b))
     return out
 
+def _user_para(p:str)->bool:
+    "A paragraph in the user's own words: a question or instruction, an intro ending in ':', or short text with a '?' or in the first person"
+    s = p.strip()
+    if s.startswith('#'): s = s.partition('\n')[2].strip()   # a heading above it ("### Question")
+    if not s or document_rule(s) or legal_cues(s) >= 2: return False
+    if is_question(s) or (s.endswith(':') and words(s) <= 15): return True
+    return words(s) <= 80 and ('?' in s or bool(_FIRST_RE.search(s)))
+
 def _trailing_question(text:str, a:int, b:int)->Optional[int]:
-    "Offset where a trailing question/instruction of text[a:b] starts (None if there is none)"
+    "Offset where the user's own text (questions, intro lines, pasted code) at the end of a document block text[a:b] starts (None if there is none)"
     paras = _paragraphs(text, a, b)
-    if len(paras) > 1 and is_question(text[paras[-1][0]:b]) and not _LABEL_RE.match(text, paras[-1][0]): return paras[-1][0]
+    fences = [(m.start(), m.end()) for m in _FENCE_RE.finditer(text, a, b)]
+    k, q = len(paras) - 1, None
+    while k > 0:
+        s, e = paras[k]
+        f = next(((x, y) for x, y in fences if x <= s < y or x <= e - 1 < y), None)
+        if f and f[0] > paras[0][1]:   # a fenced block after the document's first paragraph: the user's paste
+            while k > 0 and paras[k][0] > f[0]: k -= 1
+            q = paras[k][0] if paras[k][0] >= f[0] else f[0]
+            if paras[k][0] < f[0]:   # the fence opens inside paragraph k: its intro lines are the user's if they read so
+                head = text[paras[k][0]:f[0]]
+                if _user_para(head): q, k = paras[k][0], k - 1
+                else: break
+            continue
+        if not _user_para(text[s:e]) or _LABEL_RE.match(text, s): break
+        q, k = s, k - 1
+    if q is not None: return q
     lines = _lines(text[paras[-1][0]:b], paras[-1][0])
     if len(lines) > 1 and is_question(lines[-1][1]) and lines[-1][1].strip().endswith('?'): return lines[-1][0]
     return None
+
+def _tail_spans(text:str, q:int, e:int)->list:
+    "The user's text after a document: questions (`trailing-question`), and any code or data pasted with them"
+    return [(x, y, t, 'trailing-question' if r == 'role:user' else r) for x, y, t, r in _fenced_spans(text, q, e, list(_FENCE_RE.finditer(text, q, e)))]
 
 # %% ../nbs/02_segment.ipynb #804267e5
 def _label_spans(text:str, a:int, b:int, role:str)->Optional[list]:
@@ -224,7 +359,7 @@ def _label_spans(text:str, a:int, b:int, role:str)->Optional[list]:
         if t == T.user and role == 'user':
             spans += [(x, y, tt, rule if rr == 'role:user' else rr) for x, y, tt, rr in _user_spans(text, s, e, 'user', allow_labels=False)]
         elif t in (T.retrieved_context, T.tool_output) and i == len(ms)-1 and (q := _trailing_question(text, m.end(), e)):
-            spans += [(s, q, t, rule), (q, e, T.user, 'trailing-question')]
+            spans += [(s, q, t, rule)] + _tail_spans(text, q, e)
         else: spans.append((s, e, t, rule))
     return spans
 
@@ -234,23 +369,50 @@ _DATA_LANGS = {'text', 'txt', 'plaintext', 'log', 'logs', 'csv', 'tsv', 'markdow
 
 def _fence_type(lang:str, body:str)->SemanticType:
     if lang.lower() in _DATA_LANGS: return T.retrieved_context
-    if not lang and not looks_like_code(body) and passage_rule(body): return T.retrieved_context
+    if not lang and (is_data(body) or not looks_like_code(body) and (passage_rule(body) or document_rule(body))): return T.retrieved_context
     return T.code
 
 # %% ../nbs/02_segment.ipynb #eb5ad5b2
 _DOC_RE = re.compile(r'''^[ \t]*(?:
     (?:Document|Doc|Passage|Excerpt|Source|Snippet|Chunk|Search\sresult|Retrieved\s(?:passages?|documents?|context))\b[^\n:]{0,60}:
-  | <(?:document|doc|documents|source|search_results?|context)\b[^>\n]*>
-  | \[(?:doc|document|source|passage)[\s_-]?\d+\])''', re.X | re.M | re.I)
-_EXHIBIT_RE = re.compile(r'^[ \t]*(?:EXHIBIT|Exhibit|SCHEDULE|Schedule|ANNEX|Annex|APPENDIX|Appendix|ATTACHMENT|Attachment)\s+(?:[A-Z]|\d+|[IVX]+)\b[^\n]{0,60}$', re.M)
+  | Passage\s*\d*\s*\([^\n]{0,150}\)\s*:[ \t]*$
+  | <(?P<tag>documents?|doc|source|search_results?|context|passages?|excerpts?)\b[^>\n]*>
+  | \[(?:doc|document|source|passage)[\s_-]?\d+\]
+  | \[\d{1,3}\][ \t]+\S)''', re.X | re.M | re.I)
+_EXHIBIT_RE = re.compile(r'''^[ \t]*(?:(?:EXHIBIT|Exhibit|SCHEDULE|Schedule|ANNEX|Annex|APPENDIX|Appendix|ATTACHMENT|Attachment)\s+(?:[A-Z]|\d+|[IVX]+)\b[^\n]{0,60}$
+  | (?:SECTION|Section|CLAUSE|Clause|ARTICLE|Article|§)\s*(?:\d+(?:\.\d+)*|[IVX]+)\b[^\n?]{0,80}$
+  | \d+\.\d+\.?[ \t]+[A-Z][\w,()'-]*(?:[ \t]+[\w,()'-]+){0,5}\.?$)''', re.M | re.X)
 _TOOLS_RE = re.compile(r'^[ \t]*<tools>.*?(?:</tools>[ \t]*\n?|\Z)', re.M | re.S)
 
-def _marker_spans(text:str, a:int, b:int, rest)->Optional[list]:
-    "Split text[a:b] at document/exhibit/tools markers; `rest(x, y)` labels the text before the first marker"
+def _xml_end(text:str, m, b:int)->Optional[int]:
+    "End of the closing tag (and its newline) of an XML document marker, if it closes before `b`"
+    tag = m.group('tag')
+    if not tag: return None
+    e = text.find(f'</{tag}>', m.end(), b)
+    if e < 0: return None
+    e += len(tag) + 3
+    return e + 1 if text.startswith('\n', e) and e + 1 <= b else e
+
+_RECORD_RE = re.compile(r'(?:^|\n[ \t]*\n)((?:[a-z][a-z_]{0,20}:[ \t]*\S[^\n]*\n){2,}[a-z][a-z_]{0,20}:[ \t]*\S[^\n]*)')   # >= 3 `key: value` lines opening a paragraph
+
+def _source_heads(text:str, a:int, b:int)->list:
+    "Offsets of paragraph-opening source lines (`source_header`) with at least 15 words of text under them"
+    if not _CUE_RE.search(text, a, b): return []
+    out = []
+    for s, e in _paragraphs(text, a, b):
+        first, nl, body = text[s:e].partition('\n')
+        if nl and body.strip() and source_header(first) and words(text[s + len(first):s + len(first) + 600]) >= 15 and not is_form(text[s:s + 800]): out.append(s)
+    return out
+
+def _marker_spans(text:str, a:int, b:int, rest, skip=())->Optional[list]:
+    "Split text[a:b] at document/exhibit/tools markers and source lines; `rest(x, y)` labels the text outside documents; markers inside `skip` ranges are ignored"
     ms = sorted([(m.start(), m.end(), T.tool_schema, 'tools-block') for m in _TOOLS_RE.finditer(text, a, b)] +
-                [(m.start(), None, T.retrieved_context, 'document-marker') for m in _DOC_RE.finditer(text, a, b)] +
-                [(m.start(), None, T.retrieved_context, 'exhibit-marker') for m in _EXHIBIT_RE.finditer(text, a, b)])
-    blocks, end = [], a   # drop markers inside a <tools> block
+                [(m.start(), _xml_end(text, m, b), T.retrieved_context, 'document-marker') for m in _DOC_RE.finditer(text, a, b)] +
+                [(m.start(), None, T.retrieved_context, 'exhibit-marker') for m in _EXHIBIT_RE.finditer(text, a, b)] +
+                [(x, None, T.retrieved_context, 'source-header') for x in _source_heads(text, a, b)] +
+                [(m.start(1), None, T.retrieved_context, 'record') for m in _RECORD_RE.finditer(text, a, b) if any(words(v) >= 8 for v in _KV_RE.findall(m.group(1)))])
+    if skip: ms = [m for m in ms if not any(x <= m[0] < y for x, y in skip)]
+    blocks, end = [], a   # drop markers inside a <tools> block or a closed XML document
     for s, e, t, r in ms:
         if s < end: continue
         blocks.append([s, e, t, r]); end = e or s+1
@@ -260,10 +422,10 @@ def _marker_spans(text:str, a:int, b:int, rest)->Optional[list]:
     spans = rest(a, blocks[0][0]) if blocks[0][0] > a else []
     for i, (s, e, t, r) in enumerate(blocks):
         nxt = blocks[i+1][0] if i+1 < len(blocks) else b
-        if t == T.retrieved_context and i == len(blocks)-1 and (q := _trailing_question(text, s, e)):
-            spans += [(s, q, t, r), (q, e, T.user, 'trailing-question')]
+        if t == T.retrieved_context and e == b and (q := _trailing_question(text, s, e)):
+            spans += [(s, q, t, r)] + _tail_spans(text, q, e)
         else: spans.append((s, e, t, r))
-        if e < nxt: spans += rest(e, nxt)   # text after a </tools> block
+        if e < nxt: spans += rest(e, nxt)   # text after a </tools> block or a closing XML tag
     return spans
 
 # %% ../nbs/02_segment.ipynb #8ff3157a
@@ -279,11 +441,27 @@ def _code_trim(text:str, a:int, b:int)->list:
     if e < b: out.append((e, b, *classify_text(text[e:b])))
     return out
 
+def _template_spans(text:str, a:int, b:int, whole:tuple)->list:
+    "A template paragraph run: from its first to its last paragraph with a placeholder or an example; questions before it and text after it are the user's"
+    paras = _paragraphs(text, a, b)
+    marks = [k for k, (s, e) in enumerate(paras) if placeholders(text[s:e]) or _FEWSHOT_RE.search(text[s:e])] or [0, len(paras) - 1]
+    i, j = marks[0], marks[-1]
+    about = lambda p: p.rstrip().endswith('?') or bool(_FIRST_RE.search(p))   # the user asking about the template
+    while i > 0 and not about(text[paras[i-1][0]:paras[i-1][1]]): i -= 1   # leading scaffolding belongs to the template
+    out = [(paras[0][0], paras[i][0], T.user, 'role:user')] if i else []
+    out.append((paras[i][0], paras[j][1], *whole))
+    if j + 1 < len(paras):
+        rest = paras[j+1][0]
+        if whole[1] == 'few-shot': out += _para_spans(text, rest, b)   # after the examples: the user's own text
+        elif all(is_question(text[s:e]) for s, e in paras[j+1:]): out.append((rest, b, T.user, 'role:user'))
+        else: out[-1] = (out[-1][0], b, *whole)
+    return out
+
 def _para_spans(text:str, a:int, b:int)->list:
     "Classify each paragraph of user text; merge neighbours of the same type"
     whole = classify_text(text[a:b])
+    if whole[0] == T.template: return _template_spans(text, a, b, whole)   # a template's scaffolding belongs to it
     paras = _paragraphs(text, a, b)
-    if whole[0] == T.template: return [(a, b, *whole)]   # a template's scaffolding belongs to it
     if len(paras) == 1:
         return _code_trim(text, a, b) if whole[0] == T.code else [(a, b, *whole)]
     spans = []
@@ -297,6 +475,8 @@ def _para_spans(text:str, a:int, b:int)->list:
             spans[k] = (s, e, T.code, 'code-heuristic')      # a lone statement next to code is code (`app.listen(3000);`)
         elif t == T.user and near == [T.retrieved_context]*2:
             spans[k] = (s, e, *spans[k-1][2:])              # a paragraph inside a pasted passage belongs to it
+        elif t == T.user and k+1 < len(spans) and spans[k+1][2] == T.retrieved_context and '\n' not in text[s:e].strip() and source_header(text[s:e]):
+            spans[k] = (s, e, *spans[k+1][2:])              # a source line above a passage belongs to it
     out = [list(spans[0])]
     for s, e, t, r in spans[1:]:
         if t == out[-1][2]: out[-1][1] = e
@@ -306,8 +486,16 @@ def _para_spans(text:str, a:int, b:int)->list:
 # %% ../nbs/02_segment.ipynb #1ce8810a
 def _user_spans(text:str, a:int, b:int, role:str='user', allow_labels:bool=True)->list:
     if allow_labels and (sp := _label_spans(text, a, b, role)) is not None: return sp
+    fences = list(_FENCE_RE.finditer(text, a, b))
+    if fences and (sp := _marker_spans(text, a, b, lambda x, y: _fenced_spans(text, x, y, fences), skip=[(m.start(), m.end()) for m in fences])) is not None:
+        return sp   # documents first: a code sample inside a document stays in it
+    return _fenced_spans(text, a, b, fences)
+
+def _fenced_spans(text:str, a:int, b:int, fences:list)->list:
+    "Fenced blocks of text[a:b] (from `fences`) and the prose between them"
     spans, pos = [], a
-    for m in _FENCE_RE.finditer(text, a, b):
+    for m in fences:
+        if m.start() < a or m.end() > b: continue
         if m.start() > pos: spans += _prose_spans(text, pos, m.start())
         spans.append((m.start(), m.end(), _fence_type(m.group(2), m.group(3)), 'fence')); pos = m.end()
     if pos < b: spans += _prose_spans(text, pos, b)
@@ -317,14 +505,36 @@ def _prose_spans(text:str, a:int, b:int)->list:
     sp = _marker_spans(text, a, b, lambda x, y: _para_spans(text, x, y))
     return sp if sp is not None else _para_spans(text, a, b)
 
+def _system_paras(text:str, a:int, b:int, t:SemanticType, rule:str)->list:
+    "System text: paragraphs after the first that have a document's structure are retrieved_context"
+    paras = _paragraphs(text, a, b)
+    out = [[paras[0][0], paras[0][1], t, rule]]
+    for s, e in paras[1:]:
+        r = document_rule(text[s:e])
+        tt, rr = (T.retrieved_context, r) if r else (t, rule)
+        if tt == out[-1][2]: out[-1][1] = e
+        else: out.append([s, e, tt, rr])
+    return [tuple(o) for o in out]
+
 def _role_spans(text:str, a:int, b:int, role:str)->list:
-    "Spans of text[a:b] in a message of `role` (labels and markers only for system/developer; nothing for tool/assistant)"
+    "Spans of text[a:b] in a message of `role` (labels, markers and documents only for system/developer; nothing for tool/assistant)"
     if role == 'user': return _user_spans(text, a, b)
     t, rule = ROLE_TYPES[role], f'role:{role}'
-    if role in ('system', 'developer'):
-        if (sp := _label_spans(text, a, b, role)) is not None: return sp
-        if (sp := _marker_spans(text, a, b, lambda x, y: [(x, y, t, rule)])) is not None: return sp
-    return [(a, b, t, rule)]
+    if role not in ('system', 'developer'): return [(a, b, t, rule)]
+    sp = (_label_spans(text, a, b, role) or _marker_spans(text, a, b, lambda x, y: _system_paras(text, x, y, t, rule))
+          or _system_paras(text, a, b, t, rule))
+    return [(s, e, T.template, 'template-placeholders') if tt == t and placeholders(text[s:e]) >= 2 else (s, e, tt, rr)
+            for s, e, tt, rr in sp]
+
+_CUE_LINE_RE = re.compile(r'\n[ \t]*(?:[A-Z][\w ]{0,25}:|[A-Z][A-Z ]{1,25}:|</[\w-]+>|"""|\'\'\'|```)\s*\Z')
+
+def _answer_cue(text:str, spans:list)->list:
+    "A user message ending in a bare answer cue ('Answer:', 'Sentiment:', '</question>') after a filled slot: the cue is a template's tail"
+    if not spans or spans[-1][2] != T.user: return spans
+    s, e, t, r = spans[-1]
+    m = _CUE_LINE_RE.search(text, s, e)
+    if not m or not text[s:m.start()].strip() or _LABEL_RE.match(text, m.start() + 1): return spans
+    return spans[:-1] + [(s, m.start() + 1, t, r), (m.start() + 1, e, T.template, 'answer-cue')]
 
 def _tidy(text:str, spans:list)->list:
     "Drop empty spans; whitespace-only spans join their predecessor (or successor)"
@@ -336,19 +546,113 @@ def _tidy(text:str, spans:list)->list:
         else: out.append((s, e, t, r))
     return out
 
-def split_text(text:str, role:str='user')->list[tuple[str, SemanticType, str]]:
-    "Split `text` into `(piece, type, rule)`; the pieces concatenate to `text` exactly"
+def split_text(text:str, role:str='user', shared:Optional[SharedText]=None)->list[tuple[str, SemanticType, str]]:
+    "Split `text` into `(piece, type, rule)`; the pieces concatenate to `text` exactly. `shared`: scaffolding other texts of the set share"
     if role not in ROLE_TYPES: raise InputError(f"unknown role {role!r}")
     if not text: return []
     if not text.strip(): return [(text, T.other, 'separator')]
+    if shared is not None and role in ('user', 'system', 'developer') and text in shared.spans:
+        return [(text[s:e], t, r) for s, e, t, r in _tidy(text, _apply_shared(text, role, _spans(text, role), *shared[text]))]
     return list(_split_cached(text, role)) if len(text) >= 256 else _split(text, role)
 
-def _split(text, role): return [(text[s:e], t, r) for s, e, t, r in _tidy(text, _role_spans(text, 0, len(text), role))]
+def _spans(text, role):
+    spans = _role_spans(text, 0, len(text), role)
+    return _answer_cue(text, spans) if role == 'user' else spans
+
+def _split(text, role): return [(text[s:e], t, r) for s, e, t, r in _tidy(text, _spans(text, role))]
 
 @functools.lru_cache(maxsize=8192)
 def _split_cached(text, role):
     "Long texts (system prompts, documents, tool outputs) repeat across requests: split each once per process"
     return tuple(_split(text, role))
+
+# %% ../nbs/02_segment.ipynb #b7e2c9d1
+_WTOK_RE = re.compile(r'\w+|[^\w\s]')
+
+def _merge(spans:list)->list:
+    "Sorted, non-overlapping union of character spans"
+    out = []
+    for x, y in sorted(spans):
+        if out and x <= out[-1][1]: out[-1] = (out[-1][0], max(out[-1][1], y))
+        else: out.append((x, y))
+    return out
+
+class SharedText:
+    "Scaffolding shared by the texts of a request set: the same instruction text sent with different values (a filled template)"
+    def __init__(self, texts:Iterable[str], # message texts of a request set (duplicates are fine)
+                 min_prefix:int=6,          # two texts are instances of one template if their first `min_prefix` words agree...
+                 min_block:int=6,           # ...and then every common run of >= `min_block` words (or one at the start or the end) is scaffolding
+                 max_tokens:int=400):       # words compared after the common prefix and before the common suffix
+        self.spans = {}   # text -> ([(start, end)] scaffolding character spans, best share of a pair)
+        ts = sorted({t for t in texts if len(t) >= 20})   # sorted: texts that share a prefix are neighbours
+        toks = [[(m.start(), m.end()) for m in _WTOK_RE.finditer(t)] for t in ts]
+        words_ = [[t[x:y] for x, y in tk] for t, tk in zip(ts, toks)]
+        for i in range(len(ts) - 1):
+            wa, wb = words_[i], words_[i+1]
+            if len(wa) < min_prefix or wa[:min_prefix] != wb[:min_prefix]: continue
+            blocks = self._blocks(wa, wb, min_block, max_tokens)
+            for k, (w, tk, t) in enumerate(((wa, toks[i], ts[i]), (wb, toks[i+1], ts[i+1]))):
+                sp = [(tk[b[k]][0], tk[b[k] + b[2] - 1][1]) for b in blocks]
+                n = sum(y - x for x, y in sp)
+                share = min(n / max(1, len(ts[i])), n / max(1, len(ts[i+1])))
+                old = self.spans.get(t, ([], 0.0))
+                self.spans[t] = (_merge(old[0] + sp), max(old[1], share))
+
+    @staticmethod
+    def _blocks(wa, wb, min_block, max_tokens)->list:
+        "Matching word runs (i, j, n) of two word lists: the common prefix, the common suffix and long runs in between"
+        n, m = len(wa), len(wb)
+        p = 0
+        while p < min(n, m) and wa[p] == wb[p]: p += 1
+        q = 0
+        while q < min(n, m) - p and wa[n-1-q] == wb[m-1-q]: q += 1
+        out = [(0, 0, p)]
+        a, b = wa[p:n-q][:max_tokens], wb[p:m-q][:max_tokens]
+        if a and b:
+            sm = difflib.SequenceMatcher(None, a, b, autojunk=False)
+            out += [(p + x, p + y, k) for x, y, k in sm.get_matching_blocks() if k >= min_block]
+        if q: out.append((n - q, m - q, q))
+        return out
+
+    def __getitem__(self, text): return self.spans[text]
+    def __contains__(self, text): return text in self.spans
+
+_SLOT_KEY_RE = re.compile(r'[ \t]*(?:[A-Z][\w ]{0,25}|[A-Z][A-Z ]{1,25}):[ \t]*|[ \t]*<[a-z][\w-]*>')   # the label of a filled slot: `Question: `, `<question>`
+
+def _covered(spans:list, s:int, e:int)->int:
+    "Characters of [s, e) inside the (sorted) spans"
+    return sum(max(0, min(e, y) - max(s, x)) for x, y in spans if x < e and y > s)
+
+def _uncovered(spans:list, text:str, s:int, e:int)->int:
+    "Non-space characters of text[s:e] outside the spans"
+    n, pos = 0, s
+    for x, y in spans:
+        if y <= pos or x >= e: continue
+        if x > pos: n += len(''.join(text[pos:x].split()))
+        pos = max(pos, y)
+    return n + len(''.join(text[pos:e].split()))
+
+def _apply_shared(text:str, role:str, spans:list, scaffold:list, share:float)->list:
+    "Re-type the parts of a text that other texts of the set share with different values (rule `shared-template`): whole shared lines are scaffolding"
+    if role in ('system', 'developer'):   # a whole system message built from one template: most of it shared
+        return [(s, e, T.template, 'shared-template') if t == T.system and share >= 0.6 and _covered(scaffold, s, e) >= 0.6 * len(text[s:e].strip()) else (s, e, t, r)
+                for s, e, t, r in spans]
+    if sum(_covered(scaffold, s, e) for s, e, t, _ in spans if t == T.user) < 80: return spans   # a shared intro line is not a template
+    out = []
+    def add(x, y, tt, rr):
+        if out and out[-1][2] == tt and out[-1][1] == x and (tt == T.template or out[-1][3] == rr): out[-1] = (out[-1][0], y, tt, out[-1][3])
+        elif y > x: out.append((x, y, tt, rr))
+    for s, e, t, r in spans:
+        if t != T.user: out.append((s, e, t, r)); continue
+        for x, line in _lines(text[s:e], s):   # line by line: shared lines are scaffolding, the rest is the filled value
+            y = x + len(line)
+            if line.strip() and not line.rstrip().endswith('?') and _uncovered(scaffold, text, x, y) <= 2: add(x, y, T.template, 'shared-template')
+            elif (m := _SLOT_KEY_RE.match(line)) and line[m.end():].strip(): add(x, x + m.end(), T.template, 'shared-template'); add(x + m.end(), y, t, r)
+            else: add(x, y, t, r)
+    end = len(text.rstrip())   # a shared tail after the value on its last line (`</question>`, `"""`)
+    if out and out[-1][2] == T.user and (tail := [x for x, y in scaffold if y >= end and out[-1][0] < x < end and len(text[x:end].strip()) >= 2]):
+        s, e, t, r = out.pop(); out += [(s, tail[0], t, r), (tail[0], e, T.template, 'shared-template')]
+    return out
 
 # %% ../nbs/02_segment.ipynb #66079473
 def _segment(text:str, t:SemanticType, rule:str, tok:Tokenizer, message_index:Optional[int],
@@ -364,10 +668,11 @@ def segment_text(text:str,                # a message text or a raw prompt (may 
                  with_text:bool=False,    # keep the text of each segment
                  keep_token_ids:bool=False, # keep the token ids of each segment (in memory only)
                  message_index:Optional[int]=None, # recorded on every segment
+                 shared:Optional[SharedText]=None, # scaffolding shared across a request set (see `segment_requests`)
                 )->list[Segment]:
     "Split and classify `text` into typed segments with exact token counts"
     tok = get_tokenizer(tokenizer)
-    return [_segment(p, t, r, tok, message_index, with_text, keep_token_ids) for p, t, r in split_text(text, role)]
+    return [_segment(p, t, r, tok, message_index, with_text, keep_token_ids) for p, t, r in split_text(text, role, shared)]
 
 # %% ../nbs/02_segment.ipynb #60843441
 def _override(meta:Optional[dict], where:str)->Optional[SemanticType]:
@@ -400,17 +705,18 @@ def _message_units(m:Message, i:int)->list[tuple[str, Optional[SemanticType]]]:
     return units
 
 # %% ../nbs/02_segment.ipynb #95be8f81
-def _message_segments(m:Message, i:int, tok:Tokenizer, with_text:bool, keep_token_ids:bool)->list[Segment]:
+def _message_segments(m:Message, i:int, tok:Tokenizer, with_text:bool, keep_token_ids:bool, shared=None)->list[Segment]:
     out = []
     for text, t in _message_units(m, i):
         if t is not None: out.append(_segment(text, t, 'metadata', tok, i, with_text, keep_token_ids))
-        else: out += segment_text(text, m.role, tok, with_text, keep_token_ids, message_index=i)
+        else: out += segment_text(text, m.role, tok, with_text, keep_token_ids, message_index=i, shared=shared)
     return out
 
 def segment_request(req:ChatRequest|dict,        # a request body (validated with `parse_request` if a dict)
                     tokenizer=None,              # anything `get_tokenizer` accepts; default cl100k_base
                     with_text:bool=False,        # keep segment texts
                     keep_token_ids:bool=False,   # keep token ids (for block hashing)
+                    shared:Optional[SharedText]=None, # scaffolding shared across a request set (see `segment_requests`)
                    )->SegmentedRequest:
     "Segments of a chat request in prompt order: leading system/developer messages, tools, then the rest"
     if not isinstance(req, ChatRequest): req = parse_request(req)
@@ -418,23 +724,33 @@ def segment_request(req:ChatRequest|dict,        # a request body (validated wit
     n_lead = 0
     while n_lead < len(req.messages) and req.messages[n_lead].role in ('system', 'developer'): n_lead += 1
     segs = []
-    for i, m in enumerate(req.messages[:n_lead]): segs += _message_segments(m, i, tok, with_text, keep_token_ids)
+    for i, m in enumerate(req.messages[:n_lead]): segs += _message_segments(m, i, tok, with_text, keep_token_ids, shared)
     for tool in req.tools or []:
         segs.append(_segment(canonical_json(tool.model_dump(mode='json', exclude_none=True)), T.tool_schema, 'tools',
                              tok, None, with_text, keep_token_ids))
-    for i, m in enumerate(req.messages[n_lead:], n_lead): segs += _message_segments(m, i, tok, with_text, keep_token_ids)
+    for i, m in enumerate(req.messages[n_lead:], n_lead): segs += _message_segments(m, i, tok, with_text, keep_token_ids, shared)
     return SegmentedRequest(request_id=req.request_id, session_id=req.session_id, tenant_id=req.tenant_id,
                             cache_salt=req.cache_salt, model=req.model, timestamp_ms=req.timestamp_ms, segments=segs)
 
 # %% ../nbs/02_segment.ipynb #af7812a9
+def request_texts(reqs:Iterable[ChatRequest])->Iterator[str]:
+    "The unlabelled user/system/developer texts of some requests (what `SharedText` compares)"
+    for r in reqs:
+        for i, m in enumerate(r.messages):
+            if m.role in ('user', 'system', 'developer') and not (m.metadata or {}).get('semantic_type'):
+                yield from (text for text, t in _message_units(m, i) if t is None)
+
 def segment_requests(reqs:Iterable,               # request bodies (dicts) or `ChatRequest`s
                      tokenizer=None,              # anything `get_tokenizer` accepts; default cl100k_base
                      with_text:bool=False,        # keep segment texts
                      keep_token_ids:bool=False,   # keep token ids (for block hashing)
+                     shared_templates:bool=True,  # find templates shared across the set (`SharedText`)
                     )->list[SegmentedRequest]:
-    "Segment a set of requests together"
+    "Segment a set of requests together: text that several requests send with different values is a template"
+    reqs = [r if isinstance(r, ChatRequest) else parse_request(r) for r in reqs]
     tok = get_tokenizer(tokenizer)
-    return [segment_request(r, tok, with_text, keep_token_ids) for r in reqs]
+    shared = SharedText(request_texts(reqs)) if shared_templates else None
+    return [segment_request(r, tok, with_text, keep_token_ids, shared) for r in reqs]
 
 # %% ../nbs/02_segment.ipynb #07425707
 def segments_frame(sr:SegmentedRequest, # a segmented request
@@ -449,7 +765,8 @@ def segments_frame(sr:SegmentedRequest, # a segmented request
 
 # %% ../nbs/02_segment.ipynb #16a603e4
 def _parse_line(line:str, source:str, lineno:int)->ChatRequest:
-    obj = loads(line, source, lineno)    # the input boundary: strict JSON, depth and number limits
+    try: obj = json.loads(line)
+    except json.JSONDecodeError as e: raise InputError(f"invalid JSON: {e.msg} (column {e.colno})", source, lineno) from None
     try: return parse_request(obj)
     except ValueError as e: raise InputError(str(e), source, lineno) from None
 
@@ -463,10 +780,11 @@ class SegmentStream:
     def __next__(self): return next(self._it)
     def _gen(self, lines, source, tok, with_text, skip_invalid, as_models):
         idx = -1
-        for lineno, line in iter_lines(lines, source):   # strict UTF-8, one BOM policy, one blank-line definition
+        for lineno, line in enumerate(lines, 1):
+            if lineno == 1: line = line.lstrip('\ufeff')
+            if not line.strip(): continue
             idx += 1
             try:
-                if isinstance(line, InputError): raise line
                 req = _parse_line(line, source, lineno)
                 try: sr = segment_request(req, tok, with_text=with_text)
                 except InputError as e: raise InputError(e.msg, source, lineno) from None
@@ -491,7 +809,8 @@ def read_segmented(path,                    # a JSON Lines file of request bodie
                    tokenizer=None, with_text:bool=False, skip_invalid:bool=False,
                   )->list[SegmentedRequest]:
     "All requests of a JSON Lines file as `SegmentedRequest`s (keeps request ids, sessions, tenants, times)"
-    return list(SegmentStream(Path(path), str(path), tokenizer, with_text, skip_invalid, as_models=True))
+    with open(path, encoding='utf-8') as f:
+        return list(SegmentStream(f, str(path), tokenizer, with_text, skip_invalid, as_models=True))
 
 # %% ../nbs/02_segment.ipynb #cf308343
 def summarize(segmented:Iterable[SegmentedRequest], # segmented requests
