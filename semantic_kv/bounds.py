@@ -18,9 +18,9 @@ def reuse_intervals(trace:BlockTrace, # requests cut into cache units
                    )->tuple:
     "Per reuse interval: `(node, start request, end request)` as int64 arrays (the hit would be at `end`)"
     C = compile_trace(trace)
-    lens = np.fromiter((len(r) for r in C.R), np.int64, len(C.R))
-    node = np.fromiter((n for r in C.R for n in r), np.int64, int(lens.sum()))
-    req = np.repeat(np.arange(len(C.R), dtype=np.int64), lens)
+    lens = np.fromiter((len(r) for r in C.paths), np.int64, len(C.paths))
+    node = np.fromiter((n for r in C.paths for n in r), np.int64, int(lens.sum()))
+    req = np.repeat(np.arange(len(C.paths), dtype=np.int64), lens)
     o = np.argsort(node, kind='stable')
     node, req = node[o], req[o]
     same = node[1:] == node[:-1]
