@@ -30,7 +30,6 @@ class AdaptiveStructural(AdaptiveSemantic):
         self.fe, self.tl = [], []      # per unit (dense ids stand for a table of block keys): feature and time of last access
         super().bind(S)                # ... and `seen`, accesses so far (sized by `grow`)
         self.lo, self.off, self.s = [0.0]*self.n_features, [0.0]*self.n_features, 1.0   # log-odds; H x log-odds
-        self.last, self.depth = S.last, S.depth
     def grow(self, n_nodes):
         k = n_nodes - len(self.fe)
         super().grow(n_nodes); self.fe.extend([-1]*k); self.tl.extend([0]*k)

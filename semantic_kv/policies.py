@@ -25,12 +25,12 @@ class Policy:
     "Base strategy: LRU keys, always admit, learns nothing. Every hook is a no-op unless overridden."
     name = 'policy'
     needs_future = False    # True: the cache fills `view.nu` (offline replays only)
-    def bind(self, S:PolicyView): self.S = S
+    def bind(self, S:PolicyView): self.S, self.last, self.depth = S, S.last, S.depth   # subclasses: call super().bind
     def grow(self, n_nodes:int): pass
     def observe(self, hit:list, missed:list, regret:list): pass
     def admit(self, n:int, victim:int)->bool: return True
     def on_evict(self, n:int, key): pass
-    def key(self, n:int): return self.S.last[n]*DEPTH - self.S.depth[n]
+    def key(self, n:int): return self.last[n]*DEPTH - self.depth[n]
     def weights(self): return None
     def __repr__(self): return f"{type(self).__name__}()"
 
@@ -77,20 +77,20 @@ class LRU(Policy):
 class FIFO(Policy):
     "First in, first out: evict the leaf inserted earliest."
     name = 'fifo'
-    def key(self, n): return self.S.created[n]*DEPTH - self.S.depth[n]
+    def key(self, n): return self.S.created[n]*DEPTH - self.depth[n]
 
 @register
 class LFU(Policy):
     "Least frequently used (hits since insertion), LRU among equals."
     name = 'lfu'
-    def key(self, n): return (self.S.hits[n], self.S.last[n]*DEPTH - self.S.depth[n])
+    def key(self, n): return (self.S.hits[n], self.last[n]*DEPTH - self.depth[n])
 
 @register
 class SLRU(Policy):
     "Segmented LRU (SGLang): units hit at least `threshold` times are protected from unprotected ones."
     name = 'slru'
     def __init__(self, threshold:int=2): self.threshold = threshold
-    def key(self, n): return (self.S.hits[n] >= self.threshold, self.S.last[n]*DEPTH - self.S.depth[n])
+    def key(self, n): return (self.S.hits[n] >= self.threshold, self.last[n]*DEPTH - self.depth[n])
 
 @register
 class SizeAwareLRU(Policy):
@@ -144,7 +144,7 @@ class AdaptiveSemantic(Policy):
                  bypass:bool=True):            # learned admission control
         self.decay, self.gap_alpha, self.strength, self.B, self.bypass = 0.5**(1/half_life), gap_alpha, strength, history, bypass
     def bind(self, S):
-        self.S, m = S, self.n_features*self.B
+        super().bind(S); m = self.n_features*self.B
         self.A, self.R, self.s = [0.0]*m, [0.0]*m, 1.0     # evidence counts, in units of the current weight `s`
         self.H, self._v, self._vmax = 1.0, [0.5]*m, 0.5
         self.seen, self._fb = [], ([] if self.static_features else None)
