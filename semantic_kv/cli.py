@@ -18,36 +18,55 @@ def _csv(s): return [x.strip() for x in s.split(',') if x.strip()]
 def cmd_segment(a):
     "Segment JSON Lines chat requests, one JSON line out per request"
     from semantic_kv.segment import segment_lines
-    f = sys.stdin if a.file in (None, '-') else _open(a.file)
-    src = '<stdin>' if f is sys.stdin else a.file
-    stream = segment_lines(f, src, a.tokenizer, a.with_text, a.skip_invalid)
-    for rec in stream: sys.stdout.write(json.dumps(rec) + '\n')
+    from semantic_kv.inputs import check_input_file, dumps
+    stdin = a.file in (None, '-')
+    f = getattr(sys.stdin, 'buffer', sys.stdin) if stdin else Path(check_input_file(a.file))   # bytes: decoded strictly by the reader
+    stream = segment_lines(f, '<stdin>' if stdin else a.file, a.tokenizer, a.with_text, a.skip_invalid)
+    for rec in stream: sys.stdout.write(dumps(rec) + '\n')
     if a.skip_invalid and stream.skipped: print(f"semantic-kv: skipped {stream.skipped} invalid line(s)", file=sys.stderr)
     return 0
 
 def cmd_summarize(a):
     "Segment the requests of FILE (default: the bundled examples) and print tokens per semantic type"
     from semantic_kv.segment import read_segmented, summarize
-    path = a.file or data_dir()/'examples'/'requests.jsonl'
-    reqs = read_segmented(path, a.tokenizer, skip_invalid=a.skip_invalid)
-    print(f"{len(reqs)} requests, {sum(r.prompt_tokens for r in reqs):,} prompt tokens ({a.tokenizer}) in {path}")
+    from semantic_kv.segment import SegmentStream
+    from semantic_kv.inputs import check_input_file
+    path = check_input_file(a.file or data_dir()/'examples'/'requests.jsonl')
+    stream = SegmentStream(path, str(path), a.tokenizer, skip_invalid=a.skip_invalid, as_models=True)
+    reqs = list(stream)
+    if stream.skipped: print(f"semantic-kv: skipped {stream.skipped} invalid line(s)", file=sys.stderr)
+    print(f"{len(reqs)} requests, {sum(r.prompt_tokens for r in reqs):,} prompt tokens ({a.tokenizer}) in {path}"
+          + (f"; {stream.skipped} invalid line(s) skipped" if stream.skipped else ''))
     print(summarize(reqs).to_string())
     return 0
 
-def _open(p):
-    try: return open(p, encoding='utf-8')
-    except FileNotFoundError: raise InputError("no such file", p) from None
-    except IsADirectoryError: raise InputError("is a directory", p) from None
+
 
 # %% ../nbs/90_cli.ipynb #b2d8898a
 def cmd_replay(a):
     "Replay a serving trace through several policies and budgets"
-    from semantic_kv.replay import replay_command
-    return replay_command(a)
+    from semantic_kv.replay import run_replay, replay_json
+    from semantic_kv.inputs import dumps, parse_numbers
+    sweep = None
+    if a.sweep is not None:
+        sweep = [] if a.sweep.strip().lower() in ('', 'none') else parse_numbers(a.sweep, '--sweep', lo=0, hi=1, lo_open=True)
+    out = a.out if a.out is not None else (None if a.json else 'outputs/traces')   # --json alone writes no files
+    rp, folder = run_replay(a.config, out, trace=a.trace, format=a.format, capacity_tokens=a.capacity_tokens,
+                            capacity_blocks=a.capacity_blocks, block_size=a.block_size, mode=a.mode, reuse=a.reuse,
+                            policies=_csv(a.policies) if a.policies is not None else None, sweep=sweep,
+                            calibrate_from_trace=a.calibrate_from_trace, name=a.name, skip_invalid=a.skip_invalid, tokenizer=a.tokenizer)
+    if rp.skipped_lines: print(f"semantic-kv: skipped {rp.skipped_lines} invalid line(s)", file=sys.stderr)
+    if a.json: print(dumps(dict(replay_json(rp), report_dir=None if folder is None else str(folder))))
+    else:
+        print((folder/'replay_summary.md').read_text())
+        print(f"wrote {folder}")
+    return 0
 
 def cmd_trace_convert(a):
     "Convert a trace between formats (optionally anonymized)"
     from semantic_kv.traces import convert_trace
+    from semantic_kv.inputs import check_number
+    if a.block_size is not None: check_number(a.block_size, '--block-size', integer=True, lo=1, hi=1 << 20)
     st = convert_trace(a.input, a.output, a.from_fmt, a.to_fmt, block_size=a.block_size, redact=a.redact, salt=a.salt,
                        skip_invalid=a.skip_invalid, overwrite=a.overwrite)
     if st.get('skipped'): print(f"semantic-kv: skipped {st['skipped']} invalid line(s)", file=sys.stderr)
@@ -57,8 +76,10 @@ def cmd_trace_convert(a):
 def cmd_run(a):
     "Run one experiment (every policy, the optimum, seeds, sweep) from a workload config"
     from semantic_kv.experiments import run_experiment
-    rep = run_experiment(a.config, a.out, a.executor, _csv(a.policies) if a.policies else None,
-                         [int(s) for s in _csv(a.seeds)] if a.seeds else None, progress=not a.no_progress, workers=a.workers)
+    from semantic_kv.inputs import parse_numbers
+    rep = run_experiment(a.config, a.out, a.executor, _csv(a.policies) if a.policies is not None else None,
+                         parse_numbers(a.seeds, '--seeds', integer=True, lo=0) if a.seeds is not None else None,
+                         progress=not a.no_progress, workers=a.workers)
     print(f"wrote {rep['out']}")
     print((rep['out']/'summary.md').read_text())
     return 0
@@ -66,27 +87,28 @@ def cmd_run(a):
 def cmd_run_all(a):
     "Run every bundled workload and write the aggregate summary"
     from semantic_kv.experiments import run_all
+    from semantic_kv.inputs import parse_numbers
     t0 = time.time()
     configs = None
-    if a.configs:
+    if a.configs is not None:
         p = Path(a.configs)
-        if not p.exists(): raise InputError("no such file or directory", a.configs)
-        configs = sorted(p.glob('*.json')) if p.is_dir() else [p]
-        if not configs: raise InputError("no *.json workload configs here", a.configs)
-    rep = run_all(a.out, a.executor, configs, seeds=[int(s) for s in _csv(a.seeds)] if a.seeds else None,
+        if not p.exists(): raise InputError("--configs: no such file or directory", a.configs)
+        configs = sorted(q for q in p.glob('*.json') if q.is_file()) if p.is_dir() else [p]
+        if not configs: raise InputError("--configs: no *.json workload configs here", a.configs)
+    rep = run_all(a.out, a.executor, configs, seeds=parse_numbers(a.seeds, '--seeds', integer=True, lo=0) if a.seeds is not None else None,
                   progress=not a.no_progress, workers=a.workers)
     agg = rep['aggregate']
     cols = ['workload','policy','avg_ttft_ms','token_hit_rate','ttft_improvement_vs_lru_pct','gap_closed_pct']
     with __import__('pandas').option_context('display.width', 200, 'display.max_rows', 200):
         print(agg[cols].round(3).to_string(index=False))
-    print(f"\nwrote {len(rep['reports'])} experiment folders and aggregate_summary.csv/.md under {rep['out_root']} "
+    print(f"\nwrote {len(rep['reports'])} experiment folders and {' and '.join(p.name for p in rep['aggregate_files'])} under {rep['out_root']} "
           f"in {time.time()-t0:.1f} s (TTFT values are estimates)")
     return 0
 
 # %% ../nbs/90_cli.ipynb #716789a8
 # Modules that add their own subcommands: each has `register_cli(sub)` and keeps its heavy imports inside the
 # command functions, so `semantic-kv --help` stays fast.
-CLI_PLUGINS = ('semantic_kv.serve.commands', 'semantic_kv.serve.router')
+CLI_PLUGINS = ()
 
 def parser()->argparse.ArgumentParser:
     "The `semantic-kv` argument parser"
@@ -109,13 +131,15 @@ def parser()->argparse.ArgumentParser:
     c.add_argument('--capacity-tokens', type=int, help='cache capacity in tokens'); c.add_argument('--capacity-blocks', type=int, help='cache capacity in blocks')
     s.add_argument('--block-size', type=int, default=None, help='tokens per KV block (default 16; 512 for mooncake)')
     s.add_argument('--policies', default=None, help='comma-separated policies (default: all)')
-    s.add_argument('--mode', default='block', choices=['block', 'segment']); s.add_argument('--reuse', default='prefix', choices=['prefix', 'any'])
-    s.add_argument('--calibrate-from-trace', action='store_true', help='fit the latency model to the trace\'s observed TTFT')
+    s.add_argument('--mode', default=None, choices=['block', 'segment'], help='cache units (default: block)')
+    s.add_argument('--reuse', default=None, choices=['prefix', 'any'], help='reuse model (default: prefix)')
+    s.add_argument('--calibrate-from-trace', action='store_true', default=None, help='fit the latency model to the trace\'s observed TTFT')
     s.add_argument('--sweep', default=None, help='comma-separated capacity fractions of the footprint for the capacity sweep')
-    s.add_argument('--config', default=None, help='a JSON replay config (flags override it)')
-    s.add_argument('--out', default='outputs/traces', help='output root for the report'); s.add_argument('--name', default=None, help='report name')
+    s.add_argument('--config', default=None, help='a JSON replay config (flags given on the command line override it)')
+    s.add_argument('--out', default=None, help='output root for the report (default: outputs/traces)'); s.add_argument('--name', default=None, help='report name')
     s.add_argument('--json', action='store_true', help='print one JSON document on stdout (no report files unless --out is given explicitly)')
-    s.add_argument('--skip-invalid', action='store_true'); s.add_argument('--tokenizer', default='cl100k_base')
+    s.add_argument('--skip-invalid', action='store_true', default=None, help='skip invalid lines (counted on stderr)')
+    s.add_argument('--tokenizer', default=None, help='for openai traces (default: cl100k_base)')
     s.set_defaults(fn=cmd_replay)
     t = sub.add_parser('trace', help='trace utilities', description='Trace utilities').add_subparsers(dest='tcmd', metavar='TRACE_COMMAND', required=True)
     s = t.add_parser('convert', help=cmd_trace_convert.__doc__, description=cmd_trace_convert.__doc__)
