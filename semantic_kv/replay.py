@@ -35,7 +35,7 @@ class ReplayConfig(BaseModel):
     "A replay, as flags or a JSON config file. Every field is declared; an unknown one is an error."
     model_config = ConfigDict(extra='forbid', allow_inf_nan=False)
     trace: str
-    format: Literal[READ_FORMATS] = 'native'
+    format: str = 'native'
     capacity_tokens: Optional[int] = Field(None, ge=0, strict=True)
     capacity_blocks: Optional[int] = Field(None, ge=0, strict=True)
     block_size: Optional[int] = Field(None, ge=1, le=1 << 20, strict=True)
@@ -56,6 +56,11 @@ class ReplayConfig(BaseModel):
     def _known(cls, v):
         bad = [p for p in v or [] if p not in POLICIES]
         if bad: raise ValueError(f"unknown policies {bad}; choose from {', '.join(sorted(POLICIES))}")
+        return v
+    @field_validator('format')
+    @classmethod
+    def _format(cls, v):
+        if v not in READ_FORMATS: raise ValueError(f"unknown format {v!r}: expected one of {', '.join(READ_FORMATS)}")
         return v
     @field_validator('server_policy')
     @classmethod
