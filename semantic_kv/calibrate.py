@@ -10,6 +10,7 @@ import pandas as pd
 import altair as alt
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 from .models import SegmentedRequest, InputError
+from .inputs import check_number
 from .latency import LatencyModel
 
 # %% auto #0
@@ -72,7 +73,10 @@ def observations(records:Union[list[SegmentedRequest], pd.DataFrame], # requests
     df = records.copy() if isinstance(records, pd.DataFrame) else _records_frame(records)
     for c in ('observed_ttft_ms','observed_prefill_tokens','observed_cached_tokens','prompt_tokens'):
         if c not in df: df[c] = np.nan
-    df = df.astype({c: float for c in ('observed_ttft_ms','observed_prefill_tokens','observed_cached_tokens','prompt_tokens')})
+    try: df = df.astype({c: float for c in ('observed_ttft_ms','observed_prefill_tokens','observed_cached_tokens','prompt_tokens')})
+    except (TypeError, ValueError) as e: raise InputError(f"observed fields must be numbers ({e})") from None
+    for c in ('observed_ttft_ms','observed_prefill_tokens','observed_cached_tokens','prompt_tokens'):
+        if np.isinf(df[c].to_numpy()).any(): raise InputError(f"{c}: infinite values are not observations")
     pre = df.observed_prefill_tokens.fillna(df.prompt_tokens - df.observed_cached_tokens)   # prefill = prompt - server-reported cached
     ctx = df.prompt_tokens.fillna(pre + df.observed_cached_tokens).fillna(pre)
     out = pd.DataFrame(dict(ttft_ms=df.observed_ttft_ms, uncached=pre, context=ctx))
@@ -138,7 +142,9 @@ def calibrate(records:Union[list[SegmentedRequest], pd.DataFrame], # requests wi
              )->Calibration:
     "Fit the TTFT model to observed TTFT vs uncached (and context) tokens"
     if method not in ('robust', 'ols'): raise InputError(f"unknown method {method!r}: expected robust or ols")
-    if not 0 <= holdout < 1: raise InputError(f"holdout must be in [0, 1), got {holdout}")
+    check_number(holdout, 'holdout', lo=0, hi=1)
+    if holdout == 1: raise InputError("holdout: must be < 1, got 1")
+    check_number(n_boot, 'n_boot', integer=True, lo=0, hi=100_000); check_number(seed, 'seed', integer=True, lo=0)
     obs = observations(records)
     n, rng = len(obs), np.random.default_rng(seed)
     perm = rng.permutation(n)
