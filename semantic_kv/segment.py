@@ -98,11 +98,11 @@ def is_tool_def(obj)->bool:
 _LOG_RE = re.compile(r'^\s*(?:\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|\[?\d{2}:\d{2}:\d{2}|(?:ERROR|WARN(?:ING)?|INFO|DEBUG|TRACE|FATAL)\b)')
 _TRACE_RE = re.compile(r'''^(?:Traceback\s\(most\srecent\scall\slast\):|[ \t]+File\s"[^"\n]+",\sline\s\d+|[ \t]+at\s[\w$.<>/]+\(.*\)\s*$|
     npm\sERR!|(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception)\b:?|panic:|goroutine\s\d+)''', re.X)
-def is_data(text:str)->bool:
-    "Log lines, an error trace or CSV rows (pasted data, not prose)"
+def is_data(text:str, traces:bool=True)->bool:
+    "Log lines, an error trace (if `traces`) or CSV rows (pasted data, not prose)"
     lines = [l for l in text.splitlines() if l.strip()]
     if len(lines) >= 2 and sum(bool(_LOG_RE.match(l)) for l in lines)*2 > len(lines): return True
-    if len(lines) >= 2 and (n := sum(bool(_TRACE_RE.match(l)) for l in lines)) >= 2 and n*5 >= len(lines)*2: return True
+    if traces and len(lines) >= 2 and (n := sum(bool(_TRACE_RE.match(l)) for l in lines)) >= 2 and n*5 >= len(lines)*2: return True
     commas = [l.count(',') for l in lines]
     return len(lines) >= 3 and commas[0] >= 2 and len(set(commas)) == 1 and not any(l.rstrip().endswith(('.', '?')) for l in lines)
 
@@ -120,12 +120,14 @@ _LEGAL_RE = re.compile(r"""\b(?:shall|hereinafter|herein|hereto|hereof|thereof|h
     indemnif\w*|the\sParties|either\sParty|each\sParty|the\sother\sParty|this\sAgreement|the\sAgreement|Licensee|Licensor|
     Section\s\d+(?:\.\d+)*|\(\d+\)\s(?:days|business\sdays|hours|months)|in\sno\sevent|liable|covenants?|
     data\ssubject|controller|Effective\sDate|Confidential\sInformation)\b""", re.X | re.I)
-_FIRST_RE = re.compile(r"\b(?:I|I'm|I've|I'd|me|my|mine|please|thanks|thank)\b", re.I)
+_FIRST_RE = re.compile(r"\b(?:I(?!/)|I'm|I've|I'd|me|my|mine|please|thanks|thank)\b", re.I)
 _WE_RE = re.compile(r"\b(?:we|our|us)\b", re.I)
 _YOU_RE = re.compile(r"\b(?:you|your)\b", re.I)
 _ASK_RE = re.compile(r"""^\W*(?:what|which|who|whom|whose|when|where|why|how|is|are|was|were|can|could|would|should|will|do|does|did|
     summari[sz]e|explain|list|describe|compare|translate|answer|write|draft|tell|give|identify|extract|rewrite|
     classify|please|based\son|using|according\sto|given|now|make|fix|find|check|review|help|create|generate|show)\b""", re.X | re.I)
+_IMPERATIVE_RE = re.compile(r"""(?:^|[.!?]\s+)(?:summari[sz]e|explain|list|describe|compare|translate|answer|write|draft|tell|give|identify|extract|rewrite|
+    classify|please|find|check|review|create|generate|investigate|refactor|implement|debug|propose|fix|don't|do\snot)\b""", re.X | re.I)
 _XML_TAG_RE = re.compile(r'</?[A-Za-z][\w-]*(?:\s[^<>\n]*)?>')
 
 def words(text:str)->int: return len(text.split())
@@ -144,6 +146,7 @@ def passage_rule(text:str)->Optional[str]:
     if s.endswith('?') or _ASK_RE.match(s): return None
     if words(s) >= 12 and legal_cues(s) >= 2: return 'legal-text'
     n = words(s)   # reference prose: long, no question, no I/me/please; "you" (how-to articles) and "we" (reports) only in longer text
+    if n <= 80 and _IMPERATIVE_RE.search(s): return None   # a short text that gives an instruction is a task, not a document
     if n >= 40 and '?' not in s and not _FIRST_RE.search(s) and (n >= 50 or not _YOU_RE.search(s)) and (n >= 60 or not _WE_RE.search(s)): return 'long-passage'
     return None
 
@@ -179,8 +182,9 @@ def is_transcript(text:str)->bool:
     return len(turns) >= 4 and sum(v >= 2 for v in Counter(turns).values()) >= 2
 
 def _quoted_lines(s:str)->bool:
-    "Every line starts with '>' (after an optional intro line ending in ':', such as 'The customer wrote:')"
+    "Every line starts with '>' (after an optional heading and an intro line ending in ':', such as 'The customer wrote:')"
     ls = [l for l in s.splitlines() if l.strip()]
+    if ls and ls[0].lstrip().startswith('#'): ls = ls[1:]   # a heading
     if ls and ls[0].rstrip().endswith(':') and not ls[0].lstrip().startswith('>'): ls = ls[1:]
     return len(ls) >= 2 and all(l.lstrip().startswith('>') for l in ls)
 
@@ -315,6 +319,7 @@ def _user_para(p:str)->bool:
     "A paragraph in the user's own words: a question or instruction, an intro ending in ':', or short text with a '?' or in the first person"
     s = p.strip()
     if s.startswith('#'): s = s.partition('\n')[2].strip()   # a heading above it ("### Question")
+    s = re.sub(r'^[A-Z][\w ]{0,25}:[ \t]*', '', s)           # a label before it ("TASK: ")
     if not s or document_rule(s) or legal_cues(s) >= 2: return False
     if is_question(s) or (s.endswith(':') and words(s) <= 15): return True
     return words(s) <= 80 and ('?' in s or bool(_FIRST_RE.search(s)))
@@ -335,7 +340,7 @@ def _trailing_question(text:str, a:int, b:int)->Optional[int]:
                 if _user_para(head): q, k = paras[k][0], k - 1
                 else: break
             continue
-        if not _user_para(text[s:e]) or _LABEL_RE.match(text, s): break
+        if not _user_para(text[s:e]) or _LABEL_RE.match(text, s) or words(text[a:s]) < 15: break   # the document keeps its body
         q, k = s, k - 1
     if q is not None: return q
     lines = _lines(text[paras[-1][0]:b], paras[-1][0])
@@ -369,7 +374,7 @@ _DATA_LANGS = {'text', 'txt', 'plaintext', 'log', 'logs', 'csv', 'tsv', 'markdow
 
 def _fence_type(lang:str, body:str)->SemanticType:
     if lang.lower() in _DATA_LANGS: return T.retrieved_context
-    if not lang and (is_data(body) or not looks_like_code(body) and (passage_rule(body) or document_rule(body))): return T.retrieved_context
+    if not lang and (is_data(body, traces=False) or not looks_like_code(body) and (passage_rule(body) or document_rule(body))): return T.retrieved_context
     return T.code
 
 # %% ../nbs/02_segment.ipynb #eb5ad5b2
@@ -441,12 +446,14 @@ def _code_trim(text:str, a:int, b:int)->list:
     if e < b: out.append((e, b, *classify_text(text[e:b])))
     return out
 
+_QUOTED_RE = re.compile(r'"[^"\n]*"|“[^”\n]*”')
+
 def _template_spans(text:str, a:int, b:int, whole:tuple)->list:
     "A template paragraph run: from its first to its last paragraph with a placeholder or an example; questions before it and text after it are the user's"
     paras = _paragraphs(text, a, b)
     marks = [k for k, (s, e) in enumerate(paras) if placeholders(text[s:e]) or _FEWSHOT_RE.search(text[s:e])] or [0, len(paras) - 1]
     i, j = marks[0], marks[-1]
-    about = lambda p: p.rstrip().endswith('?') or bool(_FIRST_RE.search(p))   # the user asking about the template
+    about = lambda p: p.rstrip().endswith('?') or bool(_FIRST_RE.search(_QUOTED_RE.sub('', p)))   # the user asking about the template
     while i > 0 and not about(text[paras[i-1][0]:paras[i-1][1]]): i -= 1   # leading scaffolding belongs to the template
     out = [(paras[0][0], paras[i][0], T.user, 'role:user')] if i else []
     out.append((paras[i][0], paras[j][1], *whole))
@@ -568,6 +575,7 @@ def _split_cached(text, role):
 
 # %% ../nbs/02_segment.ipynb #b7e2c9d1
 _WTOK_RE = re.compile(r'\w+|[^\w\s]')
+_SLOT_KEY_RE = re.compile(r'^[ \t]*(?:[A-Z][\w ]{0,25}|[A-Z][A-Z ]{1,25}):[ \t]*|^[ \t]*<[a-z][\w-]*>', re.M)   # the label of a filled slot: `Question: `, `<question>`
 
 def _merge(spans:list)->list:
     "Sorted, non-overlapping union of character spans"
@@ -583,7 +591,7 @@ class SharedText:
                  min_prefix:int=6,          # two texts are instances of one template if their first `min_prefix` words agree...
                  min_block:int=6,           # ...and then every common run of >= `min_block` words (or one at the start or the end) is scaffolding
                  max_tokens:int=400):       # words compared after the common prefix and before the common suffix
-        self.spans = {}   # text -> ([(start, end)] scaffolding character spans, best share of a pair)
+        self.spans = {}   # text -> ([(start, end)] scaffolding character spans, best share of a pair, slot labels both texts have)
         ts = sorted({t for t in texts if len(t) >= 20})   # sorted: texts that share a prefix are neighbours
         toks = [[(m.start(), m.end()) for m in _WTOK_RE.finditer(t)] for t in ts]
         words_ = [[t[x:y] for x, y in tk] for t, tk in zip(ts, toks)]
@@ -591,12 +599,13 @@ class SharedText:
             wa, wb = words_[i], words_[i+1]
             if len(wa) < min_prefix or wa[:min_prefix] != wb[:min_prefix]: continue
             blocks = self._blocks(wa, wb, min_block, max_tokens)
+            keys = {m.group().strip() for m in _SLOT_KEY_RE.finditer(ts[i])} & {m.group().strip() for m in _SLOT_KEY_RE.finditer(ts[i+1])}
             for k, (w, tk, t) in enumerate(((wa, toks[i], ts[i]), (wb, toks[i+1], ts[i+1]))):
                 sp = [(tk[b[k]][0], tk[b[k] + b[2] - 1][1]) for b in blocks]
                 n = sum(y - x for x, y in sp)
                 share = min(n / max(1, len(ts[i])), n / max(1, len(ts[i+1])))
-                old = self.spans.get(t, ([], 0.0))
-                self.spans[t] = (_merge(old[0] + sp), max(old[1], share))
+                old = self.spans.get(t, ([], 0.0, set()))
+                self.spans[t] = (_merge(old[0] + sp), max(old[1], share), old[2] | keys)
 
     @staticmethod
     def _blocks(wa, wb, min_block, max_tokens)->list:
@@ -617,8 +626,6 @@ class SharedText:
     def __getitem__(self, text): return self.spans[text]
     def __contains__(self, text): return text in self.spans
 
-_SLOT_KEY_RE = re.compile(r'[ \t]*(?:[A-Z][\w ]{0,25}|[A-Z][A-Z ]{1,25}):[ \t]*|[ \t]*<[a-z][\w-]*>')   # the label of a filled slot: `Question: `, `<question>`
-
 def _covered(spans:list, s:int, e:int)->int:
     "Characters of [s, e) inside the (sorted) spans"
     return sum(max(0, min(e, y) - max(s, x)) for x, y in spans if x < e and y > s)
@@ -632,10 +639,10 @@ def _uncovered(spans:list, text:str, s:int, e:int)->int:
         pos = max(pos, y)
     return n + len(''.join(text[pos:e].split()))
 
-def _apply_shared(text:str, role:str, spans:list, scaffold:list, share:float)->list:
+def _apply_shared(text:str, role:str, spans:list, scaffold:list, share:float, keys:set)->list:
     "Re-type the parts of a text that other texts of the set share with different values (rule `shared-template`): whole shared lines are scaffolding"
     if role in ('system', 'developer'):   # a whole system message built from one template: most of it shared
-        return [(s, e, T.template, 'shared-template') if t == T.system and share >= 0.6 and _covered(scaffold, s, e) >= 0.6 * len(text[s:e].strip()) else (s, e, t, r)
+        return [(s, e, T.template, 'shared-template') if t == T.system and share >= 0.45 and _covered(scaffold, s, e) >= 0.45 * len(text[s:e].strip()) else (s, e, t, r)
                 for s, e, t, r in spans]
     if sum(_covered(scaffold, s, e) for s, e, t, _ in spans if t == T.user) < 80: return spans   # a shared intro line is not a template
     out = []
@@ -647,7 +654,7 @@ def _apply_shared(text:str, role:str, spans:list, scaffold:list, share:float)->l
         for x, line in _lines(text[s:e], s):   # line by line: shared lines are scaffolding, the rest is the filled value
             y = x + len(line)
             if line.strip() and not line.rstrip().endswith('?') and _uncovered(scaffold, text, x, y) <= 2: add(x, y, T.template, 'shared-template')
-            elif (m := _SLOT_KEY_RE.match(line)) and line[m.end():].strip(): add(x, x + m.end(), T.template, 'shared-template'); add(x + m.end(), y, t, r)
+            elif (m := _SLOT_KEY_RE.match(line)) and m.group().strip() in keys and line[m.end():].strip(): add(x, x + m.end(), T.template, 'shared-template'); add(x + m.end(), y, t, r)
             else: add(x, y, t, r)
     end = len(text.rstrip())   # a shared tail after the value on its last line (`</question>`, `"""`)
     if out and out[-1][2] == T.user and (tail := [x for x, y in scaffold if y >= end and out[-1][0] < x < end and len(text[x:end].strip()) >= 2]):
