@@ -258,11 +258,11 @@ Simulator._result = _result
 
 # %% ../nbs/07_sim.ipynb #902699c3
 def capacity_in_tokens(trace:BlockTrace, capacity_tokens:Optional[int]=None, capacity_blocks:Optional[int]=None)->int:
-    "Resolve a capacity given in tokens or in blocks (exactly one)"
+    "Resolve a capacity given in tokens or in blocks (exactly one): a non-negative integer, never a float, string, NaN or infinity"
+    from semantic_kv.inputs import check_number
     if (capacity_tokens is None) == (capacity_blocks is None): raise InputError("give exactly one of capacity_tokens / capacity_blocks")
-    c = capacity_tokens if capacity_tokens is not None else capacity_blocks * trace.block_size
-    if c < 0: raise InputError(f"capacity must be >= 0, got {c}")
-    return int(c)
+    if capacity_tokens is not None: return check_number(capacity_tokens, 'capacity_tokens', integer=True, lo=0)
+    return check_number(capacity_blocks, 'capacity_blocks', integer=True, lo=0) * trace.block_size
 
 def simulate(trace:BlockTrace,                     # requests cut into cache units
              policy:Union[str, Policy]='lru',      # a name from `POLICIES` or a policy instance
