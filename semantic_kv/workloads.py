@@ -102,10 +102,9 @@ DATA_DIR = data_dir()/'workloads'   # the repository's data/ (or $SEMANTIC_KV_DA
 def load_workload_config(path:str|Path, # a workload JSON file
                         )->WorkloadConfig:
     "Read and validate a workload config; raises `InputError` naming the file and the field (or JSON line)"
+    from semantic_kv.inputs import load_json_file   # the input boundary: strict UTF-8, defensive JSON, path checks
     path = Path(path)
-    try: obj = json.loads(path.read_text())
-    except FileNotFoundError: raise InputError("file not found", source=str(path)) from None
-    except json.JSONDecodeError as e: raise InputError(f"invalid JSON: {e.msg} (column {e.colno})", source=str(path), line=e.lineno) from None
+    obj = load_json_file(path, 'workload config')
     if not isinstance(obj, dict): raise InputError(f"expected a JSON object, got {type(obj).__name__}", source=str(path))
     try: return WorkloadConfig.model_validate(obj)
     except ValidationError as e: raise InputError(describe_error(e), source=str(path)) from None
