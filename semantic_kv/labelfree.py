@@ -5,13 +5,12 @@
 # %% ../nbs/06b_labelfree.ipynb #40487ed7
 from __future__ import annotations
 import heapq, math, random
-import pandas as pd
 from .models import TYPE_CODE
 from .blocks import BlockRequest, BlockTrace
 from .policies import AdaptiveSemantic, register, POLICIES, DEPTH
 
 # %% auto #0
-__all__ = ['GENERATED_FAMILIES', 'AdaptiveStructural', 'prefix_tree_trace', 'generated_sweep']
+__all__ = ['AdaptiveStructural', 'prefix_tree_trace']
 
 # %% ../nbs/06b_labelfree.ipynb #3670ba4e
 @register
@@ -100,21 +99,3 @@ def prefix_tree_trace(n_requests:int=3000,  # requests to generate
         if not oneoff and rng.random() < p_continue:
             seq += 1; heapq.heappush(ev, (t + rng.expovariate(1/think), seq, body, False))
     return BlockTrace(out, block_size, 'block', 'prefix', name)
-
-# %% ../nbs/06b_labelfree.ipynb #048e1517
-GENERATED_FAMILIES = dict(chat={}, full_tails=dict(p_partial=0.0), oneoff_heavy=dict(p_oneoff=0.6),
-                          slow_sessions=dict(think=800.0, p_continue=0.7))
-
-def generated_sweep(policies=('lru', 'adaptive_structural', 'belady'), seeds=(0, 1, 2), fracs=(0.02, 0.05, 0.1),
-                    n_requests:int=4000, families:dict=None)->pd.DataFrame:
-    "Block hit rate of `policies` on generated traces: one row per (family, seed, capacity fraction)"
-    from semantic_kv.sim import simulate   # late: `semantic_kv.sim` imports this module
-    rows = []
-    for fam, kw in (families or GENERATED_FAMILIES).items():
-        for seed in seeds:
-            tr = prefix_tree_trace(n_requests, seed=seed, **kw)
-            for f in fracs:
-                cap = max(1, int(tr.unique_blocks() * f))
-                rows.append(dict(family=fam, seed=seed, capacity=f,
-                                 **{p: simulate(tr, p, capacity_blocks=cap).summary.block_hit_rate for p in policies}))
-    return pd.DataFrame(rows)

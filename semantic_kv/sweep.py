@@ -9,13 +9,16 @@ from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, Optional
+import pandas as pd
 from .models import InputError
 from .latency import LatencyModel
 from .sim import simulate, compile_trace
 from .bounds import pfoo_l_upper_bound
+from .labelfree import prefix_tree_trace
 
 # %% auto #0
-__all__ = ['TraceSpec', 'Job', 'footprint_tokens', 'resolve_capacity', 'run_job', 'run_jobs']
+__all__ = ['GENERATED_FAMILIES', 'TraceSpec', 'Job', 'footprint_tokens', 'resolve_capacity', 'run_job', 'run_jobs',
+           'generated_sweep']
 
 # %% ../nbs/09_sweep.ipynb #8c25444a
 @dataclass(frozen=True)
@@ -120,3 +123,20 @@ def _run_ray(jobs, bar, address, fn=None):
             res[index[r]] = ray.get(r)
             if bar: bar.update()
     return res
+
+# %% ../nbs/09_sweep.ipynb #319a4d35
+GENERATED_FAMILIES = dict(chat={}, full_tails=dict(p_partial=0.0), oneoff_heavy=dict(p_oneoff=0.6),
+                          slow_sessions=dict(think=800.0, p_continue=0.7))
+
+def generated_sweep(policies=('lru', 'adaptive_structural', 'belady'), seeds=(0, 1, 2), fracs=(0.02, 0.05, 0.1),
+                    n_requests:int=4000, families:dict=None)->pd.DataFrame:
+    "Block hit rate of `policies` on generated traces: one row per (family, seed, capacity fraction)"
+    rows = []
+    for fam, kw in (families or GENERATED_FAMILIES).items():
+        for seed in seeds:
+            tr = prefix_tree_trace(n_requests, seed=seed, **kw)
+            for f in fracs:
+                cap = max(1, int(tr.unique_blocks() * f))
+                rows.append(dict(family=fam, seed=seed, capacity=f,
+                                 **{p: simulate(tr, p, capacity_blocks=cap).summary.block_hit_rate for p in policies}))
+    return pd.DataFrame(rows)
