@@ -103,8 +103,8 @@ def _walk(obj, source, line):
         if isinstance(o, _Refused): raise InputError(f"{_path(path)}: {o.why}", source, line)
         if isinstance(o, (dict, list)):
             if d >= MAX_JSON_DEPTH: raise InputError(f"{_path(path)}: nested more than {MAX_JSON_DEPTH} levels deep", source, line)
-            items = o.items() if isinstance(o, dict) else enumerate(o)
-            stack.extend((v, d + 1, path + (k,)) for k, v in items)
+            items = list(o.items() if isinstance(o, dict) else enumerate(o))
+            stack.extend((v, d + 1, path + (k,)) for k, v in reversed(items))   # reversed: the first problem in document order
 
 def loads(text:Union[str, bytes],  # one JSON document
           source:str|None=None,    # file name for errors
