@@ -36,22 +36,22 @@ class AdaptiveStructural(AdaptiveSemantic):
     def observe(self, hit, missed, regret):
         nodes = hit + missed
         if not nodes: return
-        A, R, fe, seen, tl, lo, off, NS, NM, NR = self.A, self.R, self.fe, self.seen, self.tl, self.lo, self.off, self.NS, self.NM, self.NR
+        op, ru, fe, seen, tl, lo, off, NS, NM, NR = self.opened, self.reused, self.fe, self.seen, self.tl, self.lo, self.off, self.NS, self.NM, self.NR
         self.s = s = self.s / self.decay           # decay = growing weight of new evidence (renormalized below)
         t, last, k, L, gaps = self.S.t, nodes[-1], 0, len(nodes), []
         while k < L and seen[nodes[k]]: k += 1     # prefix seen before (policy-independent)
         base = (k > 1)*NS*NM + min(NM-1, (L - k).bit_length())
         for j, n in enumerate(nodes):
             f = fe[n]
-            if f >= 0: R[f] += s; gaps.append(t - tl[n])          # n's previous episode ended in a reuse
+            if f >= 0: ru[f] += s; gaps.append(t - tl[n])          # n's previous episode ended in a reuse
             c = seen[n]; seen[n] = c + 1; tl[n] = t
             fe[n] = f = (base + (2*NS*(n == last) + (c if c < NS else NS-1))*NM)*NR + (0 if j < k else min(NR-1, (j - k + 1).bit_length()))
-            A[f] += s
+            op[f] += s
         for g in gaps[-8:]: self.H += self.gap_alpha*(g - self.H)
         h = self.strength*self.H
-        for f in {fe[n] for n in nodes}: x = min(0.999, (R[f] + s)/(A[f] + 2*s)); lo[f] = x = math.log(x/(1 - x)); off[f] = h*x
+        for f in {fe[n] for n in nodes}: x = min(0.999, (ru[f] + s)/(op[f] + 2*s)); lo[f] = x = math.log(x/(1 - x)); off[f] = h*x
         if not t % 64: self.off = [h*x for x in lo]                # follow the slow drift of H
-        if s > 1e100: self.A, self.R, self.s = [a/s for a in A], [r/s for r in R], 1.0
+        if s > 1e100: self.opened, self.reused, self.s = [a/s for a in op], [r/s for r in ru], 1.0
     def key(self, n): return self.last[n] + self.off[self.fe[n]] - self.depth[n]/DEPTH
     def admit(self, n, victim): return not self.bypass or self.S.t + self.off[self.fe[n]] > self.key(victim)
     def weights(self):
@@ -59,7 +59,7 @@ class AdaptiveStructural(AdaptiveSemantic):
         g = {}
         for i, name in enumerate(self.feature_names):
             grp = 'last unit' if name.startswith('last') else 'seen ' + name.split('/')[2][4:].replace('2', '2+')
-            a, r = g.get(grp, (0.0, 0.0)); g[grp] = (a + self.A[i], r + self.R[i])
+            a, r = g.get(grp, (0.0, 0.0)); g[grp] = (a + self.opened[i], r + self.reused[i])
         return {k: (r + self.s)/(a + 2*self.s) for k, (a, r) in sorted(g.items())}
 
 # %% ../nbs/06b_labelfree.ipynb #3784f166

@@ -145,7 +145,7 @@ class AdaptiveSemantic(Policy):
         self.decay, self.gap_alpha, self.strength, self.B, self.bypass = 0.5**(1/half_life), gap_alpha, strength, history, bypass
     def bind(self, S):
         super().bind(S); m = self.n_features*self.B
-        self.A, self.R, self.s = [0.0]*m, [0.0]*m, 1.0     # evidence counts, in units of the current weight `s`
+        self.opened, self.reused, self.s = [0.0]*m, [0.0]*m, 1.0     # evidence counts, in units of the current weight `s`
         self.H, self._v, self._vmax = 1.0, [0.5]*m, 0.5
         self.seen, self._fb = [], ([] if self.static_features else None)
         self.grow(S.n_nodes)
@@ -157,18 +157,18 @@ class AdaptiveSemantic(Policy):
     def feature(self, n): return self.S.typ[n]
     def _state(self, n, c): return (self._fb[n] if self._fb is not None else self.feature(n)*self.B) + min(c, self.B - 1)
     def observe(self, hit, missed, regret):
-        A, R, st, seen, last, t, fb, Bm = self.A, self.R, self._state, self.seen, self.S.last, self.S.t, self._fb, self.B - 1
+        op, ru, st, seen, last, t, fb, Bm = self.opened, self.reused, self._state, self.seen, self.S.last, self.S.t, self._fb, self.B - 1
         self.s = s = self.s/self.decay                   # decay old evidence by growing the weight of new evidence
         for nodes in (hit, missed):
             for n in nodes:
                 c = seen[n]
                 i = (fb[n] + (c if c < Bm else Bm)) if fb is not None else st(n, c)
-                if c: R[i - (c <= Bm)] += s              # the previous episode (one state lower, unless capped) ended in a reuse
-                A[i] += s; seen[n] = c + 1
+                if c: ru[i - (c <= Bm)] += s              # the previous episode (one state lower, unless capped) ended in a reuse
+                op[i] += s; seen[n] = c + 1
         for n in (hit[-8:] + regret[-8:])[-8:]: self.H += self.gap_alpha*((t - last[n]) - self.H)
-        self._v = v = [(r + s)/(a + 2*s) for r, a in zip(R, A)]
+        self._v = v = [(r + s)/(a + 2*s) for r, a in zip(ru, op)]
         self._vmax = max(v)
-        if s > 1e100: self.A, self.R, self.s = [a/s for a in A], [r/s for r in R], 1.0
+        if s > 1e100: self.opened, self.reused, self.s = [a/s for a in op], [r/s for r in ru], 1.0
     def _offset(self, n):
         c, fb = self.seen[n] - 1, self._fb
         i = (fb[n] + (c if c < self.B - 1 else self.B - 1)) if fb is not None else self._state(n, c)

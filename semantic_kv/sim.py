@@ -40,7 +40,7 @@ class Compiled:
             paths.append(nodes)
         self.paths, self.parent, self.size, self.typ, self.depth, self.pos = paths, parent, size, typ, depth, pos
         self.n_nodes, self.prefix = len(parent), prefix
-        self._nu = None
+        self._nu = self._tt = None   # next-use table and per-type totals, computed on first use
 
     def next_uses(self):
         "For every access (i, j): index of the next request that uses the same node (INF if none)"
@@ -53,16 +53,15 @@ class Compiled:
             self._nu = out
         return self._nu
 
-def _type_totals(self):
-    "Unit accesses and tokens per semantic type (policy-independent, computed once)"
-    if getattr(self, '_tt', None) is None:
-        nT = len(SEMANTIC_TYPES)
-        u, tk = [0]*nT, [0]*nT
-        for nodes in self.paths:
-            for n in nodes: u[self.typ[n]] += 1; tk[self.typ[n]] += self.size[n]
-        self._tt = (u, tk)
-    return self._tt
-Compiled.type_totals = _type_totals
+    def type_totals(self):
+        "Unit accesses and tokens per semantic type (policy-independent, computed once)"
+        if self._tt is None:
+            nT = len(SEMANTIC_TYPES)
+            u, tk = [0]*nT, [0]*nT
+            for nodes in self.paths:
+                for n in nodes: u[self.typ[n]] += 1; tk[self.typ[n]] += self.size[n]
+            self._tt = (u, tk)
+        return self._tt
 
 def compile_trace(trace:BlockTrace)->Compiled:
     "Compile (once) and cache on the trace"
