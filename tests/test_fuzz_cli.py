@@ -67,29 +67,41 @@ def flag(name, *vals):
     "A strategy over (argv fragment, acceptable?) for one flag: absent (acceptable) or one of `vals` = (text, ok)"
     return st.one_of(st.just(([], True)), st.sampled_from([([name, v], ok) for v, ok in vals]))
 
+def flag_values(name, *vals):
+    "(acceptable choices, unacceptable choices) of one flag; absent is acceptable"
+    return [([], True)] + [([name, v], True) for v, ok in vals if ok], [([name, v], False) for v, ok in vals if not ok]
+
+@st.composite
+def some_bad(draw, specs):
+    "One choice per flag, with zero (often), one or two unacceptable ones: so both outcomes are well exercised"
+    n_bad = draw(st.sampled_from([0, 0, 0, 1, 1, 2]))
+    bad = draw(st.sets(st.sampled_from([i for i, (_, b) in enumerate(specs) if b]), min_size=min(n_bad, 1), max_size=n_bad))
+    return tuple(draw(st.sampled_from(b if i in bad else g)) for i, (g, b) in enumerate(specs))
+
 
 # ---------------------------------------------------------------- replay
 
-REPLAY_FLAGS = [
-    flag('--format', ('native', True), ('openai', False), ('mooncake', False), ('csv', False), ('nope', False)),
-    flag('--block-size', ('16', True), ('4', True), ('0', False), ('-1', False), ('1.5', False), ('nan', False), ('99999999', False)),
-    flag('--sweep', ('0.1,0.5', True), ('none', True), ('', True), ('1', True), ('nan', False), ('inf', False), ('0', False),
+REPLAY_FLAGS = some_bad([
+    flag_values('--format', ('native', True), ('openai', False), ('mooncake', False), ('csv', False), ('nope', False)),
+    flag_values('--block-size', ('16', True), ('4', True), ('0', False), ('-1', False), ('1.5', False), ('nan', False), ('99999999', False)),
+    flag_values('--sweep', ('0.1,0.5', True), ('none', True), ('', True), ('1', True), ('nan', False), ('inf', False), ('0', False),
          ('1.5', False), ('-0.1', False), ('abc', False), ('0.1;0.2', False)),
-    flag('--policies', ('lru', True), ('lru,belady', True), ('magic', False), ('', False), (',', False), ('lru,magic', False)),
-    flag('--mode', ('block', True), ('segment', True), ('bogus', False)),
-    flag('--reuse', ('prefix', True), ('any', True), ('x', False)),
-    flag('--name', ('ok', True), ('../..', False), ('..', False), ('.hidden', False), ('a/b', False), ('', False)),
-]
-CAPACITY = st.sampled_from([(['--capacity-tokens', '0'], True), (['--capacity-tokens', '200'], True), (['--capacity-blocks', '3'], True),
-                            (['--capacity-tokens', '-1'], False), (['--capacity-tokens', 'nan'], False), (['--capacity-tokens', '1e3'], False),
-                            (['--capacity-blocks', '-2'], False), (['--capacity-tokens', '5', '--capacity-blocks', '1'], False), ([], False)])
+    flag_values('--policies', ('lru', True), ('lru,belady', True), ('magic', False), ('', False), (',', False), ('lru,magic', False)),
+    flag_values('--mode', ('block', True), ('segment', True), ('bogus', False)),
+    flag_values('--reuse', ('prefix', True), ('any', True), ('x', False)),
+    flag_values('--name', ('ok', True), ('../..', False), ('..', False), ('.hidden', False), ('a/b', False), ('', False)),
+])
+CAPACITY = st.one_of(st.sampled_from([(['--capacity-tokens', '0'], True), (['--capacity-tokens', '200'], True), (['--capacity-blocks', '3'], True),
+                                      (['--capacity-tokens', '150'], True), (['--capacity-blocks', '1'], True)]),
+                     st.sampled_from([(['--capacity-tokens', '-1'], False), (['--capacity-tokens', 'nan'], False), (['--capacity-tokens', '1e3'], False),
+                                      (['--capacity-blocks', '-2'], False), (['--capacity-tokens', '5', '--capacity-blocks', '1'], False), ([], False)]))
 
 
 def test_fuzz_replay_flags(tmp_path):
     trace = native_trace(tmp_path/'t.jsonl')
 
-    @settings(**FAST)
-    @given(st.tuples(*REPLAY_FLAGS), CAPACITY, st.sampled_from(['none', 'fresh', 'file', 'under-file']), st.booleans())
+    @settings(**dict(FAST, max_examples=50))
+    @given(REPLAY_FLAGS, CAPACITY, st.sampled_from(['none', 'fresh', 'none', 'fresh', 'file', 'under-file']), st.booleans())
     @example(((['--block-size', '0'], False),) + (([], True),) * 6, (['--capacity-tokens', '200'], True), 'fresh', True)
     @example((([], True),) * 6 + ((['--name', '../..'], False),), (['--capacity-tokens', '0'], True), 'fresh', False)
     def case(flags, cap, out_kind, as_json):
@@ -199,12 +211,13 @@ def test_fuzz_trace_convert(tmp_path):
     trace = native_trace(tmp_path/'t.jsonl')
 
     @settings(**FAST)
-    @given(flag('--from', ('native', True), ('json', False), ('openai', False), ('x', False)),
-           flag('--to', ('native', True), ('json', True), ('csv', True), ('mooncake', True), ('openai', False)),
-           flag('--block-size', ('16', True), ('0', False), ('-3', False), ('abc', False)),
-           st.sampled_from([([], True), (['--redact', '--salt', 's'], True), (['--redact'], False), (['--salt', 's'], False)]),
-           st.sampled_from(['fresh', 'exists', 'exists-overwrite', 'dir', 'missing-dir', 'same']))
-    def case(frm, to, bs, red, out_kind):
+    @given(some_bad([flag_values('--from', ('native', True), ('json', False), ('openai', False), ('x', False)),
+                     flag_values('--to', ('native', True), ('json', True), ('csv', True), ('mooncake', True), ('openai', False)),
+                     flag_values('--block-size', ('16', True), ('0', False), ('-3', False), ('abc', False)),
+                     ([([], True), (['--redact', '--salt', 's'], True)], [(['--redact'], False), (['--salt', 's'], False)])]),
+           st.sampled_from(['fresh', 'fresh', 'exists', 'exists-overwrite', 'dir', 'missing-dir', 'same']))
+    def case(flags, out_kind):
+        frm, to, bs, red = flags
         work = tmp_path/'w'
         shutil.rmtree(work, ignore_errors=True); work.mkdir()
         (work/'old.jsonl').write_text('keep me\n'); (work/'adir').mkdir()
