@@ -11,6 +11,8 @@ import pandas as pd
 from .models import (SemanticType, SEMANTIC_TYPES, InputError, ChatRequest, Message, Segment,
                                 SegmentedRequest, content_hash, parse_request)
 from .tokens import Tokenizer, get_tokenizer
+from .inputs import iter_lines, loads
+from pathlib import Path
 
 # %% auto #0
 __all__ = ['T', 'LABEL_TYPES', 'ROLE_TYPES', 'RULES', 'placeholders', 'code_line', 'looks_like_code', 'is_tool_def', 'is_data',
@@ -319,7 +321,8 @@ def _user_para(p:str)->bool:
     "A paragraph in the user's own words: a question or instruction, an intro ending in ':', or short text with a '?' or in the first person"
     s = p.strip()
     if s.startswith('#'): s = s.partition('\n')[2].strip()   # a heading above it ("### Question")
-    s = re.sub(r'^[A-Z][\w ]{0,25}:[ \t]*', '', s)           # a label before it ("TASK: ")
+    if re.match(r'[A-Z]{2,}(?:[ _][A-Z]+)*:[ \t]*\S', s) and words(s) <= 40 and '\n' not in s: return True   # a labelled request ("TASK: ...")
+    s = re.sub(r'^[A-Z][\w ]{0,25}:[ \t]*', '', s)           # a label before it ("Question: ")
     if not s or document_rule(s) or legal_cues(s) >= 2: return False
     if is_question(s) or (s.endswith(':') and words(s) <= 15): return True
     return words(s) <= 80 and ('?' in s or bool(_FIRST_RE.search(s)))
@@ -559,8 +562,10 @@ def split_text(text:str, role:str='user', shared:Optional[SharedText]=None)->lis
     if not text: return []
     if not text.strip(): return [(text, T.other, 'separator')]
     if shared is not None and role in ('user', 'system', 'developer') and text in shared.spans:
-        return [(text[s:e], t, r) for s, e, t, r in _tidy(text, _apply_shared(text, role, _spans(text, role), *shared[text]))]
-    return list(_split_cached(text, role)) if len(text) >= 256 else _split(text, role)
+        spans, pos = [], 0
+        for piece, t, r in _split_cached(text, role): spans.append((pos, pos + len(piece), t, r)); pos += len(piece)
+        return [(text[s:e], t, r) for s, e, t, r in _tidy(text, _apply_shared(text, role, spans, *shared[text]))]
+    return list(_split_cached(text, role))
 
 def _spans(text, role):
     spans = _role_spans(text, 0, len(text), role)
@@ -568,9 +573,9 @@ def _spans(text, role):
 
 def _split(text, role): return [(text[s:e], t, r) for s, e, t, r in _tidy(text, _spans(text, role))]
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=16384)
 def _split_cached(text, role):
-    "Long texts (system prompts, documents, tool outputs) repeat across requests: split each once per process"
+    "Texts (system prompts, templates, documents, tool outputs) repeat across requests: split each once per process"
     return tuple(_split(text, role))
 
 # %% ../nbs/02_segment.ipynb #b7e2c9d1
@@ -585,43 +590,54 @@ def _merge(spans:list)->list:
         else: out.append((x, y))
     return out
 
+def _lcp(a:str, b:str)->int:
+    "Length of the common prefix of two strings (binary search over C-level slice comparisons)"
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]: lo = mid
+        else: hi = mid - 1
+    return lo
+
+def _lcs(a:str, b:str, limit:int)->int:
+    "Length of the common suffix of two strings, at most `limit`"
+    lo, hi = 0, min(len(a), len(b), limit)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[len(a)-mid:] == b[len(b)-mid:]: lo = mid
+        else: hi = mid - 1
+    return lo
+
 class SharedText:
     "Scaffolding shared by the texts of a request set: the same instruction text sent with different values (a filled template)"
     def __init__(self, texts:Iterable[str], # message texts of a request set (duplicates are fine)
                  min_prefix:int=6,          # two texts are instances of one template if their first `min_prefix` words agree...
                  min_block:int=6,           # ...and then every common run of >= `min_block` words (or one at the start or the end) is scaffolding
-                 max_tokens:int=400):       # words compared after the common prefix and before the common suffix
+                 max_tokens:int=400):       # words compared between the common prefix and the common suffix
         self.spans = {}   # text -> ([(start, end)] scaffolding character spans, best share of a pair, slot labels both texts have)
         ts = sorted({t for t in texts if len(t) >= 20})   # sorted: texts that share a prefix are neighbours
-        toks = [[(m.start(), m.end()) for m in _WTOK_RE.finditer(t)] for t in ts]
-        words_ = [[t[x:y] for x, y in tk] for t, tk in zip(ts, toks)]
-        for i in range(len(ts) - 1):
-            wa, wb = words_[i], words_[i+1]
-            if len(wa) < min_prefix or wa[:min_prefix] != wb[:min_prefix]: continue
-            blocks = self._blocks(wa, wb, min_block, max_tokens)
-            keys = {m.group().strip() for m in _SLOT_KEY_RE.finditer(ts[i])} & {m.group().strip() for m in _SLOT_KEY_RE.finditer(ts[i+1])}
-            for k, (w, tk, t) in enumerate(((wa, toks[i], ts[i]), (wb, toks[i+1], ts[i+1]))):
-                sp = [(tk[b[k]][0], tk[b[k] + b[2] - 1][1]) for b in blocks]
-                n = sum(y - x for x, y in sp)
-                share = min(n / max(1, len(ts[i])), n / max(1, len(ts[i+1])))
+        for ta, tb in zip(ts, ts[1:]):
+            p = _lcp(ta, tb)
+            while p and ta[p-1:p+1].isalnum() and len(ta[p-1:p+1]) == 2: p -= 1   # back to a word boundary
+            if len(_WTOK_RE.findall(ta, 0, p)) < min_prefix: continue
+            q = _lcs(ta, tb, min(len(ta), len(tb)) - p)
+            while q and ta[len(ta)-q-1:len(ta)-q+1].isalnum(): q -= 1
+            mids = [self._middle(t, p, len(t) - q, max_tokens) for t in (ta, tb)]
+            sm = difflib.SequenceMatcher(None, [w for _, _, w in mids[0]], [w for _, _, w in mids[1]], autojunk=False)
+            blocks = [(x, y, k) for x, y, k in sm.get_matching_blocks() if k >= min_block]
+            keys = {m.group().strip() for m in _SLOT_KEY_RE.finditer(ta)} & {m.group().strip() for m in _SLOT_KEY_RE.finditer(tb)}
+            sps = [[(0, p)] + [(mids[k][blk[k]][0], mids[k][blk[k] + blk[2] - 1][1]) for blk in blocks] + ([(len(t) - q, len(t))] if q else [])
+                   for k, t in enumerate((ta, tb))]
+            n = sum(y - x for x, y in sps[0])
+            share = min(n / len(ta), n / len(tb))
+            for t, sp in zip((ta, tb), sps):
                 old = self.spans.get(t, ([], 0.0, set()))
                 self.spans[t] = (_merge(old[0] + sp), max(old[1], share), old[2] | keys)
 
     @staticmethod
-    def _blocks(wa, wb, min_block, max_tokens)->list:
-        "Matching word runs (i, j, n) of two word lists: the common prefix, the common suffix and long runs in between"
-        n, m = len(wa), len(wb)
-        p = 0
-        while p < min(n, m) and wa[p] == wb[p]: p += 1
-        q = 0
-        while q < min(n, m) - p and wa[n-1-q] == wb[m-1-q]: q += 1
-        out = [(0, 0, p)]
-        a, b = wa[p:n-q][:max_tokens], wb[p:m-q][:max_tokens]
-        if a and b:
-            sm = difflib.SequenceMatcher(None, a, b, autojunk=False)
-            out += [(p + x, p + y, k) for x, y, k in sm.get_matching_blocks() if k >= min_block]
-        if q: out.append((n - q, m - q, q))
-        return out
+    def _middle(t:str, a:int, b:int, n:int)->list:
+        "(start, end, word) of the first `n` words of t[a:b]"
+        return [(m.start(), m.end(), m.group()) for m in itertools.islice(_WTOK_RE.finditer(t, a, b), n)]
 
     def __getitem__(self, text): return self.spans[text]
     def __contains__(self, text): return text in self.spans
@@ -772,28 +788,36 @@ def segments_frame(sr:SegmentedRequest, # a segmented request
 
 # %% ../nbs/02_segment.ipynb #16a603e4
 def _parse_line(line:str, source:str, lineno:int)->ChatRequest:
-    try: obj = json.loads(line)
-    except json.JSONDecodeError as e: raise InputError(f"invalid JSON: {e.msg} (column {e.colno})", source, lineno) from None
+    obj = loads(line, source, lineno)    # the input boundary: strict JSON, depth and number limits
     try: return parse_request(obj)
     except ValueError as e: raise InputError(str(e), source, lineno) from None
 
 class SegmentStream:
     "Iterator over segmented JSON Lines requests; `.skipped` counts skipped invalid lines, `.requests` yielded ones"
     def __init__(self, lines:Iterable[str], source:str='<stdin>', tokenizer=None, with_text:bool=False,
-                 skip_invalid:bool=False, as_models:bool=False):
+                 skip_invalid:bool=False, as_models:bool=False, shared_templates:bool=False):
         self.skipped, self.requests, self.errors = 0, 0, []
-        self._it = self._gen(lines, source, get_tokenizer(tokenizer), with_text, skip_invalid, as_models)
+        self._it = self._gen(lines, source, get_tokenizer(tokenizer), with_text, skip_invalid, as_models, shared_templates)
     def __iter__(self): return self
     def __next__(self): return next(self._it)
-    def _gen(self, lines, source, tok, with_text, skip_invalid, as_models):
+    def _parsed(self, lines, source):
+        "(index, line number, request or InputError) for each non-blank line"
         idx = -1
-        for lineno, line in enumerate(lines, 1):
-            if lineno == 1: line = line.lstrip('\ufeff')
-            if not line.strip(): continue
+        for lineno, line in iter_lines(lines, source):   # strict UTF-8, one BOM policy, one blank-line definition
             idx += 1
             try:
-                req = _parse_line(line, source, lineno)
-                try: sr = segment_request(req, tok, with_text=with_text)
+                if isinstance(line, InputError): raise line
+                yield idx, lineno, _parse_line(line, source, lineno)
+            except InputError as e: yield idx, lineno, e
+    def _gen(self, lines, source, tok, with_text, skip_invalid, as_models, shared_templates):
+        parsed, shared = self._parsed(lines, source), None
+        if shared_templates:   # read everything first: text that several requests send with different values is a template
+            parsed = list(parsed)
+            shared = SharedText(request_texts(r for _, _, r in parsed if isinstance(r, ChatRequest)))
+        for idx, lineno, req in parsed:
+            try:
+                if isinstance(req, InputError): raise req
+                try: sr = segment_request(req, tok, with_text=with_text, shared=shared)
                 except InputError as e: raise InputError(e.msg, source, lineno) from None
             except InputError as e:
                 if not skip_invalid: raise
@@ -808,16 +832,17 @@ def segment_lines(lines:Iterable[str],      # JSON Lines: one chat-completions r
                   tokenizer=None,           # anything `get_tokenizer` accepts; default cl100k_base
                   with_text:bool=False,     # include segment texts in the output
                   skip_invalid:bool=False,  # skip (and count) invalid lines instead of raising
+                  shared_templates:bool=False, # read all lines first and find templates shared across them (`SharedText`)
                  )->SegmentStream:          # yields {"request_index": i, "segments": [...]}; has `.skipped`
-    "Segment each request line, lazily"
-    return SegmentStream(lines, source, tokenizer, with_text, skip_invalid)
+    "Segment each request line, lazily (unless `shared_templates`)"
+    return SegmentStream(lines, source, tokenizer, with_text, skip_invalid, shared_templates=shared_templates)
 
 def read_segmented(path,                    # a JSON Lines file of request bodies
                    tokenizer=None, with_text:bool=False, skip_invalid:bool=False,
+                   shared_templates:bool=True, # find templates shared across the file's requests
                   )->list[SegmentedRequest]:
     "All requests of a JSON Lines file as `SegmentedRequest`s (keeps request ids, sessions, tenants, times)"
-    with open(path, encoding='utf-8') as f:
-        return list(SegmentStream(f, str(path), tokenizer, with_text, skip_invalid, as_models=True))
+    return list(SegmentStream(Path(path), str(path), tokenizer, with_text, skip_invalid, as_models=True, shared_templates=shared_templates))
 
 # %% ../nbs/02_segment.ipynb #cf308343
 def summarize(segmented:Iterable[SegmentedRequest], # segmented requests
