@@ -1,6 +1,8 @@
 from setuptools import setup
+from setuptools.command.build_py import build_py
 from configparser import ConfigParser
-import setuptools, shlex
+from pathlib import Path
+import setuptools, shlex, shutil
 
 assert setuptools.__version__ >= '36.2'
 config = ConfigParser(delimiters=['='])
@@ -25,7 +27,24 @@ dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
 extras = {k[:-len('_requirements')]: shlex.split(v) for k, v in cfg.items() if k.endswith('_requirements') and k != 'dev_requirements'}
 extras['dev'] = dev_requirements
 
+# The top-level data/ folder (workload configs, examples, evaluation set, example traces) is the source; a built
+# wheel carries a copy as the package's data/ folder, which `semantic_kv.models.data_dir()` finds when installed.
+# Editable installs read data/ in place. The real Mooncake trace (data/traces/mooncake/) is never shipped.
+DATA_SKIP = ('traces/mooncake',)
+class build_py_with_data(build_py):
+    def run(self):
+        super().run()
+        if getattr(self, 'editable_mode', False): return
+        src, dst = Path('data'), Path(self.build_lib)/cfg['lib_path']/'data'
+        if not src.is_dir(): return   # building from an sdist that already carries semantic_kv/data
+        for f in sorted(src.rglob('*')):
+            rel = f.relative_to(src).as_posix()
+            if not f.is_file() or any(rel.startswith(s) for s in DATA_SKIP) or '__pycache__' in rel: continue
+            (dst/rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(f, dst/rel)
+
 setuptools.setup(
+    cmdclass = {'build_py': build_py_with_data},
     name = cfg['lib_name'],
     license = lic[0],
     classifiers = [

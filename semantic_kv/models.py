@@ -54,9 +54,11 @@ MAX_PROMPT_TOKENS = 2_000_000   # no model's context holds more; a larger count 
 
 # %% ../nbs/00_models.ipynb #efcc3670
 def data_dir()->Path:
-    "The bundled `data/` folder (override with the `SEMANTIC_KV_DATA` environment variable)"
+    "The bundled `data/` folder: `$SEMANTIC_KV_DATA` if set, else the installed package's copy, else the repository's"
     env = os.environ.get('SEMANTIC_KV_DATA')
-    return Path(env) if env else Path(__file__).resolve().parent.parent/'data'
+    if env: return Path(env)
+    pkg = Path(__file__).resolve().parent
+    return pkg/'data' if (pkg/'data').is_dir() else pkg.parent/'data'   # a wheel ships data/ inside the package
 
 # %% ../nbs/00_models.ipynb #83f63553
 class _Strict(BaseModel):
