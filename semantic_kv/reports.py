@@ -13,7 +13,7 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['POLICY_ORDER', 'new_run_dir', 'markdown_table', 'save_chart', 'bar_by_policy', 'evictions_by_type_chart',
-           'weights_chart', 'utilization_chart', 'capacity_sweep_chart', 'observed_vs_simulated_chart']
+           'weights_chart', 'utilization_chart', 'sweep_points', 'capacity_sweep_chart', 'observed_vs_simulated_chart']
 
 # %% ../nbs/12_reports.ipynb #0c5bdaac
 def new_run_dir(root,        # output root, e.g. outputs/experiments
@@ -92,15 +92,25 @@ def utilization_chart(df:pd.DataFrame, title='Cache memory utilization over time
     return alt.Chart(df).mark_line().encode(x=alt.X('request:Q'), y=alt.Y('utilization:Q', scale=alt.Scale(domain=[0, 1.05])),
         color=_color(df.policy)).properties(title=title, width=420, height=220)
 
-def capacity_sweep_chart(df:pd.DataFrame,  # columns policy, capacity (x), `metric`; optional `bound`
+def sweep_points(df:pd.DataFrame,        # one row per policy, run and budget: columns policy, `x`, `metric`; optional `fraction`
+                 metric='token_hit_rate', x='capacity_tokens')->pd.DataFrame:
+    "One point per policy and budget: mean over seeds. Budgets given as a `fraction` of each seed's footprint are grouped by fraction (their token capacities differ per seed), with the mean capacity as x"
+    key = 'fraction' if 'fraction' in df.columns else x
+    g = df.groupby(['policy', key]).agg(**{metric: (metric, 'mean'), f'{metric}_min': (metric, 'min'), f'{metric}_max': (metric, 'max'),
+                                          **({x: (x, 'mean')} if key != x else {}), 'seeds': (metric, 'size')}).reset_index()
+    return g.sort_values(['policy', x]).reset_index(drop=True)
+
+def capacity_sweep_chart(df:pd.DataFrame,  # columns policy, capacity (x), `metric`; optional `fraction` (budget as a share of the footprint)
                          metric='token_hit_rate', x='capacity_tokens', title='Hit rate vs cache budget (optimum on top)',
-                         xlabel='cache capacity (tokens)')->alt.Chart:
-    "Hit rate vs capacity for every policy, the optimum in black"
-    g = df.groupby(['policy', x])[metric].mean().reset_index()
-    return alt.Chart(g).mark_line(point=True).encode(x=alt.X(f'{x}:Q', title=xlabel, scale=alt.Scale(type='log')),
-        y=alt.Y(f'{metric}:Q', title=metric.replace('_', ' ')), color=_color(g.policy),
-        strokeDash=alt.condition(alt.datum.policy == 'belady', alt.value([1, 0]), alt.value([4, 2]))
-        ).properties(title=title, width=420, height=260)
+                         xlabel='cache capacity (tokens; mean over seeds)')->alt.Chart:
+    "Hit rate vs capacity for every policy (mean over seeds, min-max band), the optimum in black"
+    g = sweep_points(df, metric, x)
+    base = alt.Chart(g).encode(x=alt.X(f'{x}:Q', title=xlabel, scale=alt.Scale(type='log')), color=_color(g.policy))
+    band = base.mark_area(opacity=0.12).encode(y=f'{metric}_min:Q', y2=f'{metric}_max:Q')
+    line = base.mark_line(point=True).encode(y=alt.Y(f'{metric}:Q', title=metric.replace('_', ' ')),
+        strokeDash=alt.condition(alt.datum.policy == 'belady', alt.value([1, 0]), alt.value([4, 2])),
+        tooltip=['policy', x, metric, 'seeds'])
+    return (band + line).properties(title=title, width=420, height=260)
 
 def observed_vs_simulated_chart(df:pd.DataFrame, # columns observed_ttft_ms, est_ttft_ms
                                 title='Observed vs simulated TTFT (simulated = estimate)')->alt.Chart:
