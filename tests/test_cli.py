@@ -123,7 +123,11 @@ def test_run_and_run_all(tmp_path):
     assert 'estimate' in p.stdout
     (run_dir,) = (tmp_path/'o1').iterdir()
     skv('run-all', '--configs', cfgs, '--out', tmp_path/'o2', '--no-progress', '--workers', '2')
-    skv('run-all', '--configs', cfgs, '--out', tmp_path/'o2', '--no-progress', '--executor', 'serial')
+    first = (tmp_path/'o2'/'aggregate_summary.csv').read_bytes()
+    p2 = skv('run-all', '--configs', cfgs, '--out', tmp_path/'o2', '--no-progress', '--executor', 'serial')
+    assert (tmp_path/'o2'/'aggregate_summary.csv').read_bytes() == first          # the earlier aggregate is kept
+    assert (tmp_path/'o2'/'aggregate_summary_2.csv').exists() and 'aggregate_summary_2.csv' in p2.stdout
+    assert not [x for x in (tmp_path/'o2').iterdir() if x.name.startswith('.')]    # no staging folder left behind
     dirs = sorted(x for x in (tmp_path/'o2').iterdir() if x.is_dir())
     assert len(dirs) == 4                            # two runs, nothing overwritten
     for d in dirs:
@@ -158,3 +162,14 @@ def test_replay_from_config_file(tmp_path):
     one_line_error(skv('replay', '--config', cfg, check=False), 'replay.json', 'capacity_tokens')
     cfg.write_text(json.dumps(dict(trace='x.jsonl', capacity_tokens=5, colour='blue')))
     one_line_error(skv('replay', '--config', cfg, check=False), 'colour')
+
+def test_replay_json_without_out_writes_nothing(tmp_path):
+    "`--json` alone prints the document and writes no files (as `--help` says); skipped lines are counted"
+    bad = tmp_path/'t.jsonl'
+    bad.write_text('{"timestamp": 0, "input_length": 10, "hash_ids": [1]}\n\x1f\n')
+    p = skv('replay', '--trace', bad, '--format', 'mooncake', '--capacity-blocks', 3, '--sweep', 'none', '--json', '--skip-invalid', cwd=tmp_path)
+    d = json.loads(p.stdout)
+    assert d['report_dir'] is None and d['skipped_lines'] == 1 and 'skipped 1 invalid line' in p.stderr
+    assert sorted(x.name for x in tmp_path.iterdir()) == ['t.jsonl']
+    p = skv('summarize', bad, '--skip-invalid', check=False)
+    assert p.returncode == 0 and 'skipped 2 invalid line' in p.stderr    # Mooncake lines are not chat requests
