@@ -164,7 +164,7 @@ _CITE_RE = re.compile(r'\[\d{1,3}\]')
 _SRC_LINE_RE = re.compile(r'^[ \t]*[(\[]?(?:sources?|ref|references|retrieved\sfrom|cited\sfrom|via)\b[ \t]*[:\-]', re.M | re.I)
 _CUE_RE = re.compile(r"""https?://|www\.|\b[\w-]+\.(?:pdf|docx?|pptx?|xlsx?|txt|md|html?)\b|\bpp?\.\s?\d|\bpages?\s\d|\b(?:19|20)\d\d\b|§|
     \s>\s.*\s>\s|\s/\s.*\s/\s|\s[—–|]\s|\bv(?:ersion)?\s?\d+\.\d+|\b(?:section|chapter|clause|article|part|vol(?:ume)?|rule)\s+[\dIVX]+(?:\.\d+)*\b""", re.I | re.X)
-_FEWSHOT_RE = re.compile(r'^[ \t]*(?:Example|EXAMPLE|Sample|SAMPLE)[ \t]*#?\d*[ \t]*[:.)—-]', re.M)
+_FEWSHOT_RE = re.compile(r'^[ \t]*(?:Example|EXAMPLE|Sample|SAMPLE)(?:[ \t]+[A-Za-z]+)?[ \t]*#?\d*[ \t]*[:.)—–-]', re.M)
 
 _FORM_RE = re.compile(r'^[ \t]*(?:\d+[.)][ \t]*|[-*][ \t]+)?[A-Z][^\n:]{1,60}:[ \t]*$', re.M)
 def is_form(text:str)->bool:
@@ -327,23 +327,26 @@ def _user_para(p:str)->bool:
     if is_question(s) or (s.endswith(':') and words(s) <= 15): return True
     return words(s) <= 80 and ('?' in s or bool(_FIRST_RE.search(s)))
 
+_DELIM_RE = re.compile(r'^[ \t]*(?:-{3,}|={3,}|\*{3,}|_{3,}|~{3,})[ \t]*$', re.M)
+
 def _trailing_question(text:str, a:int, b:int)->Optional[int]:
     "Offset where the user's own text (questions, intro lines, pasted code) at the end of a document block text[a:b] starts (None if there is none)"
     paras = _paragraphs(text, a, b)
     fences = [(m.start(), m.end()) for m in _FENCE_RE.finditer(text, a, b)]
     k, q = len(paras) - 1, None
-    while k > 0:
+    while k >= 0:
         s, e = paras[k]
         f = next(((x, y) for x, y in fences if x <= s < y or x <= e - 1 < y), None)
         if f and f[0] > paras[0][1]:   # a fenced block after the document's first paragraph: the user's paste
             while k > 0 and paras[k][0] > f[0]: k -= 1
-            q = paras[k][0] if paras[k][0] >= f[0] else f[0]
-            if paras[k][0] < f[0]:   # the fence opens inside paragraph k: its intro lines are the user's if they read so
-                head = text[paras[k][0]:f[0]]
-                if _user_para(head): q, k = paras[k][0], k - 1
-                else: break
-            continue
-        if not _user_para(text[s:e]) or _LABEL_RE.match(text, s) or words(text[a:s]) < 15: break   # the document keeps its body
+            if paras[k][0] >= f[0]: q, k = paras[k][0], k - 1; continue
+            q, head = f[0], text[paras[k][0]:f[0]]   # the fence opens inside paragraph k: its intro lines are the user's if they read so
+            if _user_para(head): q, k = paras[k][0], k - 1; continue
+            break
+        if k == 0 or not _user_para(text[s:e]) or _LABEL_RE.match(text, s) or words(text[a:s]) < 15:   # the document keeps its body
+            d = [m.start() for m in _DELIM_RE.finditer(text, s, e)]   # ... up to a delimiter line after which the user speaks
+            if d and words(text[a:d[-1]]) >= 15 and _user_para(text[d[-1]:e].strip().lstrip('-=*_#~ \n')): q = d[-1]
+            break
         q, k = s, k - 1
     if q is not None: return q
     lines = _lines(text[paras[-1][0]:b], paras[-1][0])
@@ -454,7 +457,7 @@ _QUOTED_RE = re.compile(r'"[^"\n]*"|“[^”\n]*”')
 def _template_spans(text:str, a:int, b:int, whole:tuple)->list:
     "A template paragraph run: from its first to its last paragraph with a placeholder or an example; questions before it and text after it are the user's"
     paras = _paragraphs(text, a, b)
-    marks = [k for k, (s, e) in enumerate(paras) if placeholders(text[s:e]) or _FEWSHOT_RE.search(text[s:e])] or [0, len(paras) - 1]
+    marks = [k for k, (s, e) in enumerate(paras) if placeholders(text[s:e]) or _FEWSHOT_RE.search(text[s:e]) or is_form(text[s:e])] or [0, len(paras) - 1]
     i, j = marks[0], marks[-1]
     about = lambda p: p.rstrip().endswith('?') or bool(_FIRST_RE.search(_QUOTED_RE.sub('', p)))   # the user asking about the template
     while i > 0 and not about(text[paras[i-1][0]:paras[i-1][1]]): i -= 1   # leading scaffolding belongs to the template
@@ -462,7 +465,7 @@ def _template_spans(text:str, a:int, b:int, whole:tuple)->list:
     out.append((paras[i][0], paras[j][1], *whole))
     if j + 1 < len(paras):
         rest = paras[j+1][0]
-        if whole[1] == 'few-shot': out += _para_spans(text, rest, b)   # after the examples: the user's own text
+        if whole[1] in ('few-shot', 'form-fields'): out += _para_spans(text, rest, b)   # after the examples or the form: what was filled in
         elif all(is_question(text[s:e]) for s, e in paras[j+1:]): out.append((rest, b, T.user, 'role:user'))
         else: out[-1] = (out[-1][0], b, *whole)
     return out
@@ -619,13 +622,14 @@ class SharedText:
         for ta, tb in zip(ts, ts[1:]):
             p = _lcp(ta, tb)
             while p and ta[p-1:p+1].isalnum() and len(ta[p-1:p+1]) == 2: p -= 1   # back to a word boundary
-            if len(_WTOK_RE.findall(ta, 0, p)) < min_prefix: continue
+            keys = {m.group().strip() for m in _SLOT_KEY_RE.finditer(ta)} & {m.group().strip() for m in _SLOT_KEY_RE.finditer(tb)}
+            n0 = len(_WTOK_RE.findall(ta, 0, p))
+            if n0 < min_prefix and not (len(keys) >= 3 and n0 >= 2): continue   # a common opening, or a filled form (>= 3 common slot labels)
             q = _lcs(ta, tb, min(len(ta), len(tb)) - p)
             while q and ta[len(ta)-q-1:len(ta)-q+1].isalnum(): q -= 1
             mids = [self._middle(t, p, len(t) - q, max_tokens) for t in (ta, tb)]
             sm = difflib.SequenceMatcher(None, [w for _, _, w in mids[0]], [w for _, _, w in mids[1]], autojunk=False)
             blocks = [(x, y, k) for x, y, k in sm.get_matching_blocks() if k >= min_block]
-            keys = {m.group().strip() for m in _SLOT_KEY_RE.finditer(ta)} & {m.group().strip() for m in _SLOT_KEY_RE.finditer(tb)}
             sps = [[(0, p)] + [(mids[k][blk[k]][0], mids[k][blk[k] + blk[2] - 1][1]) for blk in blocks] + ([(len(t) - q, len(t))] if q else [])
                    for k, t in enumerate((ta, tb))]
             n = sum(y - x for x, y in sps[0])
