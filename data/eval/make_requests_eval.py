@@ -20,6 +20,8 @@ Labelling conventions:
 
 Split: every pool of hand-written material is cut in two; the `dev` requests draw only from the first half,
 the `heldout` requests only from the second, so held-out requests use texts the rules were not written against.
+The `fresh` split has pools of its own, written after the rules had been tuned on dev and corrected once after
+the first look at held-out; it is scored once, at the end.
 """
 import json, random
 from pathlib import Path
@@ -27,7 +29,8 @@ from pathlib import Path
 OUT = Path(__file__).with_name('requests_labelled.jsonl')
 
 def half(pool, split):
-    "The part of a pool a split may use"
+    "The part of a pool a split may use (the `fresh` split has pools of its own)"
+    if split == 'fresh': return FRESH[_FRESH_OF[id(pool)]]
     return pool[0::2] if split == 'dev' else pool[1::2]
 
 # --------------------------------------------------------------------------------------------------------
@@ -212,6 +215,7 @@ DOC_QUESTIONS = [
     "What parts make up a lifecycle rule?",
 ]
 assert len(DOC_QUESTIONS) == len(DOCS)
+QPOOL = DOC_QUESTIONS + QUESTIONS[:6]
 
 # --------------------------------------------------------------------------------------------------------
 # Filled templates: each a list of pieces (kind, text) where kind is 'T' (scaffold), 'D' (a document slot),
@@ -331,6 +335,139 @@ INTROS = ["Here's the relevant part of the contract:", "I found this in our know
           "Pasting the transcript below.", "Context from my notes:", "Our lawyer sent this over:", "See below.", "FYI, the policy says:", "Copying the article here:"]
 
 # --------------------------------------------------------------------------------------------------------
+# The `fresh` split: material written after the rules had been tuned on dev and fixed once after a first look
+# at held-out; scored once, at the end. Its pools are separate (nothing is shared with dev or held-out).
+FRESH = {}
+FRESH['UNFILLED'] = [
+    "You are the returns assistant for {{ store_name }}. The customer bought {{ item }} on {{ purchase_date }}. Explain the return options that apply to {{ item_category }} items.",
+    "Context: you are helping %CUSTOMER% with the %PRODUCT% subscription. Be brief and friendly. If %CUSTOMER% asks about invoices, point to %BILLING_URL%.",
+    "Your name is [[bot_name]]. You answer HR questions for employees of [[company]] in [[country]]. Always link the relevant policy from [[policy_portal]].",
+    "You are an interview coach. Candidate: <candidate_name>. Role applied for: <job_title>. Seniority: <level>. Ask one question at a time and give feedback after each answer.",
+    "Write release notes for version ${VERSION} of ${PRODUCT_NAME}. Audience: ${AUDIENCE}. Group the changes under Added, Changed and Fixed.",
+    "SYSTEM\nYou are {agent_name}, a claims assistant for {insurer}.\nPolicy holder: {holder_name}\nPolicy number: {policy_no}\nOnly discuss claims under this policy.",
+    "{% set tone = 'formal' if user.age > 60 else 'casual' %}You are a banking assistant. Use a {{ tone }} tone with {{ user.name }}.\n{% if user.flags.vulnerable %}Offer to connect them with a specialist.{% endif %}",
+    "You summarise support tickets for <<TEAM_NAME>>. Include the ticket id <<TICKET_ID>>, the product area <<AREA>> and the customer's sentiment.",
+]
+FRESH['SYSTEMS'] = [
+    "You are Juniper, a meal-planning assistant. Suggest recipes that use what the user already has, and mention allergens explicitly.",
+    "You are a code assistant inside an IDE. Answer with the smallest change that works. Never rewrite whole files unless asked.",
+    "<role>Customer support for Tidewater Telecom</role>\n<rules>\n- Never reveal internal ticket notes.\n- Offer a callback if the issue takes more than two replies.\n</rules>",
+    "You are a careful legal research assistant for in-house counsel. Quote statutes exactly and give the pinpoint citation, e.g. (Art. 6(1)(f)). If a question is outside EU law, say so.",
+    "Output format: {\"summary\": string, \"risk\": \"low\" | \"medium\" | \"high\"}. No prose outside the JSON object.",
+    "You are a friendly museum guide for the Harbour Maritime Museum. Keep answers short and suitable for children aged 8-12. Opening hours are 10:00-17:00, closed on Mondays.",
+]
+FRESH['QUESTIONS'] = [
+    "What's a good way to store fresh basil?",
+    "How do I undo the last git commit but keep my changes?",
+    "Can you recommend a strategy game for two players?",
+    "Why is the sky blue at noon and red at sunset?",
+    "Is {} a valid JSON document?",
+    "How do I convert 350 F to Celsius?",
+    "What does 'net 30' mean on an invoice?",
+    "My dog ate a grape. Should I be worried?",
+    "¿Cuál es la diferencia entre 'por' y 'para'?",
+    "Write a limerick about a cat who learns to code.",
+]
+FRESH['DOCS'] = [
+    ("Telecom FAQ: Roaming charges (tidewater.example/faq/roaming, 2024)",
+     "Roaming in EU countries is included in all plans at no extra cost. Outside the EU, data is charged at 5 per MB unless you add a Travel Pass, which gives 1 GB per day for a flat daily fee. Calls to your home country while abroad are charged at the local rate of the visited network."),
+    ("Employee benefits guide 2025, section 3.2 (Health insurance)",
+     "Employees are enrolled in the group health plan from their first day. Dependants can be added within 30 days of a qualifying life event such as marriage or the birth of a child. The company pays 80% of the premium for the employee and 50% for each dependant; the remainder is deducted from monthly pay."),
+    ("Lab manual, Experiment 4: Titration (Chemistry 101, p. 22)",
+     "Rinse the burette with the titrant before filling it, then record the initial volume to two decimal places. Add the titrant slowly while swirling the flask until the indicator shows a faint pink colour that persists for thirty seconds. Repeat the titration until two results agree within 0.10 mL."),
+    ("Customer chat transcript, ticket #55120 (2025-01-14)",
+     "Customer: Hi, my router keeps dropping the connection every evening.\nAgent: Sorry to hear that. Which model do you have?\nCustomer: It's the TW-400.\nAgent: Thanks. There is a firmware update from last week that fixes evening drops on the TW-400.\nCustomer: How do I install it?\nAgent: I can push it remotely now; the router will restart once."),
+    ("Supply Agreement between Kestrel Foods and Alder Logistics, clause 11 (Force majeure)",
+     "Neither party shall be liable for any failure or delay in performance caused by events beyond its reasonable control, including flood, fire, epidemic, strike or governmental action, provided that the affected party notifies the other party within five (5) business days and uses reasonable efforts to mitigate the effects."),
+    ("Discharge summary, Ward 7B (2025-02-03)",
+     "Diagnosis: community-acquired pneumonia. Treated with intravenous amoxicillin for three days, then oral therapy. Oxygen weaned on day two. Discharged on oral amoxicillin 500 mg three times daily to complete seven days in total. GP to review in one week; return to hospital if breathing worsens or fever recurs."),
+    ("Museum catalogue entry — 'The Harbour at Dawn' (oil on canvas, 1884)",
+     "Painted from the old customs pier, the work shows the fishing fleet leaving at first light. The artist used a limited palette of ochre, grey and a single blue, which gives the harbour its cold early-morning tone. The painting was donated to the museum by the artist's granddaughter in 1952."),
+    ("Court of Appeal judgment, Reyes v. Harrow Estates (2021), paragraphs 14-16",
+     "The landlord argued that the notice was served when it was posted. We do not accept that argument. The lease requires notice to be delivered by hand or by recorded delivery, and ordinary post is neither. The notice was therefore not validly served, and the break clause was not exercised."),
+    ("Podcast transcript — 'Build Notes' episode 42",
+     "Host: Welcome back. Today we're talking about flaky tests.\nGuest: Thanks for having me. Most flaky tests I see come from shared state between tests.\nHost: What's the first thing you check?\nGuest: Whether the test passes when it runs alone. If it does, something else is leaking state into it."),
+    ("Internal memo from the CFO to all budget holders, 2025-03-01",
+     "Dear colleagues,\n\nFrom April, all purchases above 10,000 require a second approval in the procurement system. This applies to software subscriptions as well as hardware. Requests already approved before April keep their approval.\n\nThank you,\nIngrid"),
+]
+FRESH['QFOR'] = {
+    FRESH['DOCS'][0][0]: "How much would I pay for data in the US without a Travel Pass?",
+    FRESH['DOCS'][1][0]: "Can I add my newborn to the health plan, and how much of the premium is covered?",
+    FRESH['DOCS'][2][0]: "When do I stop adding titrant?",
+    FRESH['DOCS'][3][0]: "What fixed the connection drops?",
+    FRESH['DOCS'][4][0]: "Does a strike count, and what do we have to do to rely on this clause?",
+    FRESH['DOCS'][5][0]: "How long should the patient keep taking amoxicillin?",
+    FRESH['DOCS'][6][0]: "Who donated the painting?",
+    FRESH['DOCS'][7][0]: "Was the break clause exercised?",
+    FRESH['DOCS'][8][0]: "What's the first thing to check with a flaky test?",
+    FRESH['DOCS'][9][0]: "Do I need a second approval for an 8,000 software subscription?",
+}
+FRESH['FILLED'] = [
+    ("rag-with-rules", [('T', "You answer questions for Tidewater Telecom customers. Rules: use only the sources, answer in at most two sentences, and end with the source title in brackets.\n\nSources:\n"), ('D', None), ('T', "\n\nCustomer asks: "), ('Q', None)], 'source', "RAG template with rules"),
+    ("email-triage", [('T', "Triage the following e-mail. Return one of: URGENT, NORMAL, SPAM, followed by a one-line reason.\n\n=== EMAIL START ===\n"), ('V', None), ('T', "\n=== EMAIL END ===\nTriage:")], None, "triage template with delimiters"),
+    ("compare-docs", [('T', "Compare the two documents below and list every point where they disagree. If they agree on everything, say \"No differences\".\n\n"), ('D', None), ('T', "\n\nDifferences:")], 'numbered', "comparison template"),
+    ("chain-of-thought-qa", [('T', "Read the passage and answer the question. Think step by step, then give the final answer on its own line starting with 'Final:'.\n\nPassage: "), ('D', None), ('T', "\nQuestion: "), ('Q', None), ('T', "\nReasoning:")], 'plain', "chain-of-thought QA template"),
+]
+FRESH['VALUES'] = [
+    "Congratulations! You have been selected for a free cruise. Click here to claim before midnight.",
+    "Hi, the production database is refusing connections since 09:12 and checkout is down. Please call me. - Omar",
+    "Reminder: the quarterly all-hands is on Thursday at 15:00 in the main hall.",
+    "Hello, could you resend last month's invoice? The PDF link has expired. Thanks, Mei",
+    "The new office coffee machine takes oat milk now, enjoy!",
+]
+FRESH['REACT_QUESTIONS'] = ["How many seconds are in a leap year?", "What is the tallest building in Europe and how tall is it in metres?", "What is 17% of the population of Iceland?"]
+FRESH['CODE'] = [
+    ("python", "class LRU:\n    def __init__(self, n):\n        self.n, self.d = n, {}\n    def get(self, k):\n        v = self.d.pop(k)\n        self.d[k] = v\n        return v"),
+    ("javascript", "const debounce = (fn, ms) => {\n  let t;\n  return (...args) => {\n    clearTimeout(t);\n    t = setTimeout(() => fn(...args), ms);\n  };\n};"),
+    ("sql", "UPDATE accounts\nSET balance = balance - 100\nWHERE id = 42;\nINSERT INTO ledger (account_id, amount) VALUES (42, -100);"),
+    ("csharp", "public static int Fib(int n)\n{\n    if (n < 2) return n;\n    return Fib(n - 1) + Fib(n - 2);\n}"),
+]
+FRESH['CODE_Q'] = ["Why is this so slow for n = 40?", "What happens if the key is missing?", "Should this run in a transaction?", "How do I cancel a pending call?"]
+FRESH['TRACEBACKS'] = [
+    "Traceback (most recent call last):\n  File \"etl.py\", line 88, in load\n    df = pd.read_parquet(path)\nFileNotFoundError: [Errno 2] No such file or directory: 'data/2025-03.parquet'",
+    "Exception in thread \"main\" java.lang.OutOfMemoryError: Java heap space\n\tat java.util.Arrays.copyOf(Arrays.java:3236)\n\tat com.acme.Importer.readAll(Importer.java:112)",
+]
+FRESH['TOOL_SETS'] = [
+    ([{"type": "function", "function": {"name": "book_table", "description": "Book a restaurant table", "parameters": {"type": "object", "properties": {"restaurant": {"type": "string"}, "time": {"type": "string"}, "people": {"type": "integer"}}, "required": ["restaurant", "time", "people"]}}}],
+     "book_table", {"restaurant": "Kestrel Bistro", "time": "2025-03-14T19:30", "people": 4}, '{"status": "confirmed", "reference": "KB-20931", "table": 12}',
+     "Book a table for four at Kestrel Bistro on Friday at 7:30pm."),
+    ([{"type": "function", "function": {"name": "get_invoice", "description": "Fetch an invoice", "parameters": {"type": "object", "properties": {"invoice_id": {"type": "string"}}, "required": ["invoice_id"]}}}],
+     "get_invoice", {"invoice_id": "INV-2025-0311"}, "Invoice INV-2025-0311\nIssued: 2025-03-01\nAmount due: 1,240.00 EUR\nStatus: unpaid (due 2025-03-31)",
+     "Is invoice INV-2025-0311 paid yet?"),
+]
+FRESH['ANSWERS'] = ["Sure! Basil keeps best like cut flowers: stems in a glass of water, on the counter, not in the fridge.",
+                    "You can run `git reset --soft HEAD~1`; your changes stay staged.", "I booked it: reference KB-20931, table 12."]
+FRESH['FOLLOWUPS'] = ["And if I already pushed it?", "Can you make it vegetarian?", "What time does it close?"]
+FRESH['INTROS'] = ["Pasting the clause from the contract:", "Here is what the FAQ says.", "Copied from the judgment:", "This is the discharge letter:"]
+FRESH['HEADERS'] = ["EXHIBIT {n} — {title}", "Clause {a}.{b} {title}", "SCHEDULE {n}", "Section {a}.{b} ({title})"]
+FRESH['SYS_TPLS'] = [
+    ("Account context\nCustomer: {name}\nPlan: {plan}\nOpen tickets: {tickets}\nPreferred language: {lang}\nUse this context when you answer. Do not read it out to the customer.",
+     dict(name=['Felix Larsen', 'Nadia Ortega', 'Kwame Osei'], plan=['Family', 'Solo', 'Business 20'], tickets=['2', '0', '5'], lang=['Danish', 'Spanish', 'English'])),
+    ("You are helping {name} plan a trip to {city} from {start} to {end}. Their budget is {budget} and they prefer {style} travel. Suggest day-by-day plans.",
+     dict(name=['Aiko', 'Marcus', 'Lucia'], city=['Lisbon', 'Kyoto', 'Toronto'], start=['May 2', 'June 10', 'August 1'], end=['May 6', 'June 17', 'August 4'], budget=['1,200 EUR', '300,000 JPY', '900 CAD'], style=['slow', 'active', 'budget'])),
+]
+FRESH['DOMAIN_Q'] = ["Is a force majeure clause enforceable if the supplier was already late?", "What does 'break clause' mean in a lease?",
+                     "Can amoxicillin cause a rash?", "How long do I have to add my baby to my health insurance?"]
+FRESH['OTHER'] = ["===", "<|endoftext|>", "\U0001F64F"]
+
+LEGAL_DOCS = [d for d in DOCS if any(w in d[0] for w in ('clause', 'Clause', 'Exhibit', 'Deposition', 'Section', 'Article', 'opinion', 'agreement'))]
+ALL_HEADERS = EXHIBIT_HEADERS + SECTION_HEADERS
+DOMAIN_Q = ["Is 'best efforts' stronger than 'reasonable efforts' in a contract?", "What does Section 230 actually protect?",
+            "My landlord says clause 9 makes me pay for the boiler. Is that normal?", "Can my employer read my work email under GDPR?",
+            "What does 'indemnify and hold harmless' mean in plain English?", "Is an eGFR of 34 bad?",
+            "What is the usual notice period for terminating a lease in the UK?", "Should I take amoxicillin with food?"]
+OTHER_TEXTS = ["---", "<|im_end|>", "\U0001F44D\U0001F44D", "* * *", "aGVsbG8gd29ybGQsIHRoaXMgaXMgYSBiYXNlNjQgYmxvYiBvZiBieXRlcw==", "</s>"]
+MULTILINE_DOCS = [d for d in DOCS if '\n' in d[1]]
+FRESH['QPOOL'] = list(FRESH['QFOR'].values()) + FRESH['QUESTIONS'][:3]
+FRESH['LEGAL_DOCS'] = [FRESH['DOCS'][4], FRESH['DOCS'][7]]
+FRESH['MULTILINE_DOCS'] = [d for d in FRESH['DOCS'] if '\n' in d[1]]
+_FRESH_OF = {id(v): k for k, v in dict(UNFILLED=UNFILLED, SYSTEMS=SYSTEMS, QUESTIONS=QUESTIONS, DOCS=DOCS, FILLED=FILLED, VALUES=VALUES,
+             REACT_QUESTIONS=REACT_QUESTIONS, CODE=CODE, CODE_Q=CODE_Q, TRACEBACKS=TRACEBACKS, TOOL_SETS=TOOL_SETS, ANSWERS=ANSWERS,
+             FOLLOWUPS=FOLLOWUPS, INTROS=INTROS, HEADERS=ALL_HEADERS, DOMAIN_Q=DOMAIN_Q, OTHER=OTHER_TEXTS, QPOOL=QPOOL,
+             LEGAL_DOCS=LEGAL_DOCS, MULTILINE_DOCS=MULTILINE_DOCS).items()}
+QFOR = {h: q for (h, _), q in zip(DOCS, DOC_QUESTIONS)} | FRESH['QFOR']
+
+# --------------------------------------------------------------------------------------------------------
 class Builder:
     def __init__(self, split):
         self.split, self.items, self.rng = split, [], random.Random(f"segment-eval/{split}")
@@ -377,7 +514,7 @@ def build(split:str)->list[dict]:
                 for kind, t in pieces:
                     if kind == 'T': text += t; lab = 'template'
                     elif kind == 'D': text += render_docs(dstyle, b.sample(DOCS, r.randint(1, 3)) if dstyle != 'plain' or r.random() < .5 else b.sample(DOCS, 1)); lab = 'retrieved_context'
-                    elif kind == 'Q': text += b.pick(REACT_QUESTIONS if name == 'react-agent' else DOC_QUESTIONS + QUESTIONS[:6]); lab = 'user'
+                    elif kind == 'Q': text += b.pick(REACT_QUESTIONS if name == 'react-agent' else QPOOL); lab = 'user'
                     else: text += b.pick(VALUES); lab = 'user'
                     if not labels or labels[-1] != lab: labels.append(lab)
             seen.add(text)
@@ -389,7 +526,7 @@ def build(split:str)->list[dict]:
     for style in ['numbered', 'source', 'markdown', 'dashes', 'passage', 'title', 'cite', 'doc_id', 'xml', 'numbered', 'source', 'markdown']:
         for _ in range(2):
             docs = b.sample(DOCS, r.randint(1, 3))
-            q = DOC_QUESTIONS[DOCS.index(docs[0])]
+            q = QFOR[docs[0][0]]
             block = render_docs(style, docs)
             shape = r.random()
             if shape < 0.45: text, lab = f"{block}\n\n{q}", ["retrieved_context", "user"]
@@ -402,23 +539,19 @@ def build(split:str)->list[dict]:
     for _ in range(6):
         docs = b.sample(DOCS, r.randint(1, 2)); style = r.choice(['numbered', 'source', 'markdown', 'xml', 'passage'])
         text = f"{b.pick(SYSTEMS)}\n\nReference material:\n\n{render_docs(style, docs)}"
-        b.add(f"rag-system:{style}", [{"role": "system", "content": text}, {"role": "user", "content": DOC_QUESTIONS[DOCS.index(docs[0])]}],
+        b.add(f"rag-system:{style}", [{"role": "system", "content": text}, {"role": "user", "content": QFOR[docs[0][0]]}],
               [["system", "retrieved_context"], ["user"]], "documents appended to the system prompt")
     # 5. legal: exhibits, clauses, sections pasted by the user
-    legal = [d for d in DOCS if any(w in d[0] for w in ('clause', 'Clause', 'Exhibit', 'Deposition', 'Section', 'Article', 'opinion', 'agreement'))]
     for i in range(9):
-        h, body = b.pick(legal); q = DOC_QUESTIONS[[d[0] for d in DOCS].index(h)]
-        head = r.choice(half(EXHIBIT_HEADERS + SECTION_HEADERS, split)).format(n=r.choice(['A', 'B', 'C', '4', '12', 'II']), title=h.split(',')[0].split('(')[0][:40].strip(), a=r.randint(2, 14), b=r.randint(1, 9))
+        h, body = b.pick(LEGAL_DOCS); q = QFOR[h]
+        head = r.choice(half(ALL_HEADERS, split)).format(n=r.choice(['A', 'B', 'C', '4', '12', 'II']), title=h.split(',')[0].split('(')[0][:40].strip(), a=r.randint(2, 14), b=r.randint(1, 9))
         shape = r.random()
         if shape < 0.4: text, lab = f"{head}\n{body}\n\n{q}", ["retrieved_context", "user"]
         elif shape < 0.75: text, lab = f"{b.pick(INTROS)}\n\n{head}\n{body}\n\n{q}", ["user", "retrieved_context", "user"]
         else: text, lab = f"\"{body}\"\n\n{q}", ["retrieved_context", "user"]
         b.add("legal-exhibit", [sysmsg(), {"role": "user", "content": text}], [["system"], lab], "legal exhibit / clause / transcript with a header, quoted or introduced")
     # 5b. user questions that mention legal or clinical terms but paste nothing
-    for q in half(["Is 'best efforts' stronger than 'reasonable efforts' in a contract?", "What does Section 230 actually protect?",
-                   "My landlord says clause 9 makes me pay for the boiler. Is that normal?", "Can my employer read my work email under GDPR?",
-                   "What does 'indemnify and hold harmless' mean in plain English?", "Is an eGFR of 34 bad?",
-                   "What is the usual notice period for terminating a lease in the UK?", "Should I take amoxicillin with food?"], split):
+    for q in half(DOMAIN_Q, split):
         b.add("domain-question", [sysmsg(), {"role": "user", "content": q}], [["system"], ["user"]], "a short domain question that mentions a clause or a term")
     # 6. code assistants
     for lang, code in half(CODE, split) * 2:
@@ -430,7 +563,7 @@ def build(split:str)->list[dict]:
         b.add("code-assistant", [sysmsg(), {"role": "user", "content": text}], [["system"], lab], "code with a question (fenced, unfenced, file tags)")
     for tb in half(TRACEBACKS, split):
         b.add("error-paste", [{"role": "user", "content": f"I get this error:\n\n{tb}\n\nWhat am I doing wrong?"}], [["user", "retrieved_context", "user"]], "pasted error output / logs")
-    for text in half(["---", "<|im_end|>", "\U0001F44D\U0001F44D", "* * *", "aGVsbG8gd29ybGQsIHRoaXMgaXMgYSBiYXNlNjQgYmxvYiBvZiBieXRlcw==", "</s>"], split):
+    for text in half(OTHER_TEXTS, split):
         b.add("other", [sysmsg(), {"role": "user", "content": b.pick(QUESTIONS)}, {"role": "assistant", "content": b.pick(ANSWERS)}, {"role": "user", "content": text}],
               [["system"], ["user"], ["assistant"], ["other"]], "separator, boilerplate, emoji or blob")
     # 7. tool-calling agents (OpenAI format)
@@ -450,20 +583,20 @@ def build(split:str)->list[dict]:
                  dict(name=['Priya Chandra', 'Tobias Keller', 'Grace Mbeki'], role=['product manager', 'sales director', 'recruiter'], co=['Cobalt Analytics', 'Redwood Foods', 'Stonegate Media'], style=['short and direct', 'warm and formal', 'upbeat'])),
                 ("Patient context for the assistant: {age}-year-old {sex}, allergies: {allergy}. Current medications: {meds}. Answer the clinician's questions using this context; do not make diagnoses.",
                  dict(age=['54', '71', '38'], sex=['female', 'male', 'female'], allergy=['penicillin', 'none known', 'sulfonamides'], meds=['metformin 500 mg BID', 'warfarin 5 mg daily', 'levothyroxine 75 mcg']))]
-    for tpl, vals in half(sys_tpls, split):
+    for tpl, vals in (FRESH['SYS_TPLS'] if split == 'fresh' else half(sys_tpls, split)):
         for k in range(3):
             text = tpl.format(**{key: v[k] for key, v in vals.items()})
             b.add("filled-template-system", [{"role": "system", "content": text}, {"role": "user", "content": b.pick(QUESTIONS)}], [["template"], ["user"]],
                   "system prompt built from one template with per-user values", group=f"{split}/sys-{tpl[:12]}")
     # 9. pasted transcripts and e-mails with no header at all, quoted or as a block
-    for h, body in half([d for d in DOCS if '\n' in d[1]], split):
-        q = DOC_QUESTIONS[[d[0] for d in DOCS].index(h)]
+    for h, body in half(MULTILINE_DOCS, split):
+        q = QFOR[h]
         text = r.choice([f"{body}\n\n{q}", "> " + body.replace('\n', '\n> ') + f"\n\n{q}"])
         b.add("pasted-transcript", [sysmsg(), {"role": "user", "content": text}], [["system"], ["retrieved_context", "user"]], "transcript or e-mail pasted without a header")
     return b.items
 
 def main():
-    items = build('dev') + build('heldout')
+    items = build('dev') + build('heldout') + build('fresh')
     with OUT.open('w', encoding='utf-8') as f:
         for it in items: f.write(json.dumps(it, ensure_ascii=False) + '\n')
     n_units = sum(len(l) for it in items for l in it['labels'])
