@@ -16,6 +16,12 @@ def fleet(tmp_path_factory):
     f = Fleet(3, ENGINE, router='semantic-kv', policy='cache_aware', log_path=tmp_path_factory.mktemp('routing')/'decisions.jsonl', health_interval_s=0.25)
     with f: yield f
 
+def test_stream_not_buffered(fleet):
+    "A streamed reply passes through as it is generated: the first bytes arrive long before the last"
+    out = send_all(fleet.url, _calls(1, max_tokens=150), stream=True)[0]
+    assert out['status'] == 200 and not out['error'] and out['cached_tokens'] is not None
+    assert out['ttfb_ms'] < 0.5*out['latency_ms'], out        # 150 tokens x 2 ms after the first byte
+
 def test_kill_one_replica_mid_load(fleet):
     "1,000 non-streamed requests at 32 concurrent; one of three replicas is killed after 300: zero errors"
     victim = fleet.engines[1]
