@@ -15,7 +15,7 @@ def _need_serve():
 
 def _run(app, host:str, port:int):
     import uvicorn
-    uvicorn.run(app, host=host, port=port, log_level='warning', access_log=False, lifespan='on')
+    uvicorn.run(app, host=host, port=port, log_level='warning', access_log=False, lifespan='on', proxy_headers=False, server_header=False, date_header=False)
 
 def cmd_engine(a):
     "Run the emulated prefix-caching engine (OpenAI-compatible; cached_tokens from SemanticKV's online prefix cache)"

@@ -11,7 +11,7 @@ from ..traces import native_dict, redact_request
 
 # %% auto #0
 __all__ = ['request_identity', 'chat_view', 'segment_body', 'observed_fields', 'make_record', 'trace_path', 'TraceWriter',
-           'free_port', 'wait_healthy', 'Server', 'ServerProcess']
+           'writer_process_main', 'ProcessTraceWriter', 'free_port', 'wait_healthy', 'Server', 'ServerProcess']
 
 # %% ../../nbs/serve/30_core.ipynb #30core006
 def _s(v): return None if v is None or v == '' else str(v)
@@ -89,9 +89,11 @@ class TraceWriter:
                  salt:str|None=None,          # secret for redaction hashes
                  max_queue:int=100_000,       # pending jobs beyond this are dropped (counted)
                  wait_s:float=0.1,            # longest a caller should wait for its line (see `end`)
+                 inline_max_s:float=0.02,     # a write by `end` slower than this stops `end` writing lines itself
                 ):
         self.path, self.redact, self.tokenizer, self.salt = trace_path(out), redact, tokenizer, salt
-        self.max_queue, self.wait_s = max_queue, wait_s
+        self.max_queue, self.wait_s, self.inline_max_s, self.inline = max_queue, wait_s, inline_max_s, True
+        self._lock = threading.Lock()   # one writer of the file at a time
         self.written = self.dropped = self.errors = 0
         self.last_error: str|None = None
         self._q, self._pending, self._ids = queue.SimpleQueue(), {}, itertools.count()
@@ -118,8 +120,26 @@ class TraceWriter:
         if h is None or self._closed:
             if fut is not None: fut.set_result(False)
             return fut
-        self._q.put(('end', h, (obs, request_id, status, error), (loop, fut)))
+        a = (obs, request_id, status, error)
+        if self.inline and h in self._pending and self._lock.acquire(blocking=False):
+            try:
+                t = time.perf_counter()
+                ok = self._write(self._pending.pop(h), a)
+                if time.perf_counter() - t > self.inline_max_s: self.inline = False
+            finally: self._lock.release()
+            if fut is not None: fut.set_result(ok)
+            return fut
+        self._q.put(('end', h, a, (loop, fut)))
         return fut
+
+    def _write(self, sr, a)->bool:
+        "Write one record (the caller holds the lock); False if it was dropped"
+        try:
+            rec = make_record(sr, a[0], request_id=a[1], status=a[2], error=a[3], redact=self.redact, salt=self.salt)
+            self._f.write((json.dumps(rec, ensure_ascii=False, separators=(', ', ': ')) + '\n').encode())
+            self.written += 1; return True
+        except Exception as e:
+            self.errors += 1; self.dropped += 1; self.last_error = repr(e); return False
 
     def _run(self):
         while True:
@@ -130,13 +150,8 @@ class TraceWriter:
                 try: self._pending[h] = segment_body(a, b, self.redact, self.tokenizer)
                 except Exception as e: self._pending[h] = SegmentedRequest(); self.last_error = repr(e)
                 continue
-            sr, ok = self._pending.pop(h, None) or SegmentedRequest(), False
-            try:
-                rec = make_record(sr, *a[:1], request_id=a[1], status=a[2], error=a[3], redact=self.redact, salt=self.salt)
-                self._f.write((json.dumps(rec, ensure_ascii=False, separators=(', ', ': ')) + '\n').encode())
-                self.written += 1; ok = True
-            except Exception as e:
-                self.errors += 1; self.dropped += 1; self.last_error = repr(e)
+            sr = self._pending.pop(h, None) or SegmentedRequest()
+            with self._lock: ok = self._write(sr, a)
             loop, fut = b
             if fut is not None:
                 try: loop.call_soon_threadsafe(lambda f=fut, v=ok: f.done() or f.set_result(v))
@@ -147,13 +162,119 @@ class TraceWriter:
         if self._closed: return
         self._closed = True
         self._q.put(None); self._t.join(timeout)
-        try: self._f.close()
+        try:
+            with self._lock: self._f.close()
         except OSError: pass
 
     def stats(self)->dict: return dict(path=str(self.path), written=self.written, dropped=self.dropped, errors=self.errors, queued=self._q.qsize())
     def __repr__(self): return f"TraceWriter({self.path.name!r}, written={self.written}, dropped={self.dropped}, errors={self.errors})"
 
-# %% ../../nbs/serve/30_core.ipynb #30core018
+# %% ../../nbs/serve/30_core.ipynb #30core016
+import pickle, struct, fcntl
+
+def writer_process_main():
+    "Entry point of the writer child: `python -c ... FD CONFIG_JSON`; reads frames until end of file"
+    fd, cfg = int(sys.argv[1]), json.loads(sys.argv[2])
+    w = TraceWriter.__new__(TraceWriter)
+    w.path, w.redact, w.tokenizer, w.salt = Path(cfg['path']), cfg['redact'], cfg['tokenizer'], cfg['salt']
+    w.written = w.dropped = w.errors = 0; w.last_error = None
+    w._f = open(w.path, 'ab', buffering=0)
+    pending, rd = {}, os.fdopen(fd, 'rb', buffering=1 << 20)
+    while True:
+        head = rd.read(4)
+        if len(head) < 4: break
+        frame = rd.read(struct.unpack('<I', head)[0])
+        try: m = pickle.loads(frame)
+        except Exception: break          # a torn frame: the sender died mid-write
+        if m[0] == 'b':
+            try: body = json.loads(m[2])
+            except ValueError: body = {}
+            try: pending[m[1]] = segment_body(body if isinstance(body, dict) else {}, m[3], w.redact, w.tokenizer)
+            except Exception: pending[m[1]] = SegmentedRequest()
+        else: w._write(pending.pop(m[1], None) or SegmentedRequest(), m[2])
+    w._f.close()
+    print(json.dumps(dict(written=w.written, dropped=w.dropped, errors=w.errors, last_error=w.last_error)), file=sys.stderr)
+
+class ProcessTraceWriter:
+    "`TraceWriter`'s interface, with segmentation and writing in a child process fed through a pipe."
+    def __init__(self, out, redact:bool=True, tokenizer=None, salt:str|None=None,
+                 max_buffer:int=64 << 20,     # bytes kept in memory when the pipe is full; beyond: dropped
+                 wait_s:float=0.0):           # nothing to wait for: the pipe is the durability
+        self.path, self.wait_s, self.max_buffer = trace_path(out), wait_s, max_buffer
+        self.written = self.dropped = self.errors = 0
+        self.child_stats: dict|None = None
+        r, self._w = os.pipe()
+        try: fcntl.fcntl(self._w, 1031, 1 << 20)       # F_SETPIPE_SZ: a 1 MB pipe (Linux; the default is 64 kB)
+        except OSError: pass
+        os.set_blocking(self._w, False)
+        cfg = json.dumps(dict(path=str(self.path), redact=redact, tokenizer=tokenizer if isinstance(tokenizer, (str, type(None))) else None, salt=salt))
+        self._p = subprocess.Popen([sys.executable, '-c', 'from semantic_kv.serve.core import writer_process_main as m; m()', str(r), cfg],
+                                   pass_fds=(r,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        os.close(r)
+        self._buf, self._loop, self._ids, self._closed = bytearray(), None, itertools.count(), False
+
+    @property
+    def healthy(self)->bool: return not self._closed and self._p.poll() is None and len(self._buf) < self.max_buffer
+
+    def _send(self, msg):
+        if self._closed: self.dropped += 1; return False
+        data = pickle.dumps(msg, protocol=5); frame = struct.pack('<I', len(data)) + data
+        if self._buf:
+            if len(self._buf) + len(frame) > self.max_buffer: self.dropped += 1; return False
+            self._buf += frame; return True
+        try: n = os.write(self._w, frame)
+        except BlockingIOError: n = 0
+        except OSError: self.errors += 1; self.dropped += 1; return False     # the child is gone
+        if n < len(frame):
+            self._buf += frame[n:]
+            try:
+                self._loop = asyncio.get_running_loop(); self._loop.add_writer(self._w, self._flush)
+            except RuntimeError: self._drain_blocking()
+        return True
+
+    def _flush(self):
+        try: n = os.write(self._w, self._buf)
+        except BlockingIOError: return
+        except OSError: self.errors += 1; self._buf.clear(); n = 0
+        del self._buf[:n]
+        if not self._buf: self._loop.remove_writer(self._w)
+
+    def _drain_blocking(self):
+        os.set_blocking(self._w, True)
+        try:
+            while self._buf: n = os.write(self._w, self._buf); del self._buf[:n]
+        except OSError: self.errors += 1; self._buf.clear()
+        finally: os.set_blocking(self._w, False)
+
+    def begin(self, body:dict, headers:dict, raw:bytes|None=None)->int|None:
+        "Hand the request's body (the raw bytes if given) to the child for segmentation"
+        h = next(self._ids)
+        return h if self._send(('b', h, raw if raw is not None else json.dumps(body).encode(), dict(headers))) else None
+
+    def end(self, h, obs:dict, request_id=None, status=None, error=None, loop=None):
+        "Hand the observed fields to the child; returns at once (a resolved future if `loop` is given)"
+        ok = h is not None and self._send(('e', h, (obs, request_id, status, error)))
+        if ok: self.written += 1
+        if loop is None: return None
+        f = loop.create_future(); f.set_result(ok); return f
+
+    def close(self, timeout:float=30.0):
+        "Send what is buffered, close the pipe, wait for the child to write everything and exit"
+        if self._closed: return
+        self._closed = True
+        if self._loop is not None and self._buf:
+            try: self._loop.remove_writer(self._w)
+            except Exception: pass
+        self._drain_blocking(); os.close(self._w)
+        try:
+            _, err = self._p.communicate(timeout=timeout)
+            self.child_stats = json.loads(err.decode().strip().splitlines()[-1])
+        except (subprocess.TimeoutExpired, ValueError, IndexError): self._p.kill(); self._p.wait()
+
+    def stats(self)->dict: return dict(path=str(self.path), written=self.written, dropped=self.dropped, errors=self.errors, buffered=len(self._buf))
+    def __repr__(self): return f"ProcessTraceWriter({self.path.name!r}, written={self.written}, dropped={self.dropped}, errors={self.errors})"
+
+# %% ../../nbs/serve/30_core.ipynb #30core021
 def free_port()->int:
     "A TCP port free on 127.0.0.1 right now"
     with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
@@ -174,7 +295,8 @@ class Server:
     "An ASGI app served by uvicorn on 127.0.0.1 from a background thread."
     def __init__(self, app, port:int=0, log_level:str='warning'):
         import uvicorn
-        self.config = uvicorn.Config(app, host='127.0.0.1', port=port, log_level=log_level, access_log=False, lifespan='on')
+        self.config = uvicorn.Config(app, host='127.0.0.1', port=port, log_level=log_level, access_log=False, lifespan='on',
+                                     proxy_headers=False, server_header=False, date_header=False)
         self.app, self.server, self.thread = app, uvicorn.Server(self.config), None
     def start(self)->'Server':
         self.thread = threading.Thread(target=self.server.run, name='semantic-kv-server', daemon=True); self.thread.start()

@@ -6,7 +6,7 @@ import asyncio, json, os, re, time, uuid
 from pathlib import Path
 from typing import Optional
 from ..models import InputError
-from .core import TraceWriter
+from .core import TraceWriter, ProcessTraceWriter, observed_fields
 
 # %% auto #0
 __all__ = ['ProxyConfig', 'SSESplitter', 'has_content', 'event_usage', 'openai_error', 'Proxy', 'app_from_env']
@@ -28,13 +28,12 @@ class ProxyConfig:
                  timeout_s:float=600.0,              # upstream timeout (connect, and between bytes) -> 504
                  max_body_bytes:int=32*1024*1024,    # larger request bodies -> 413
                  salt:str|None=None,                 # secret salt for redaction hashes
-                 tokenizer=None,                     # segmentation tokenizer (default cl100k_base)
-                 trace_wait_s:float=0.1):            # longest wait for a record before a response's last bytes
+                 tokenizer=None):                    # segmentation tokenizer name (default cl100k_base)
         if not upstream or not re.match(r'^https?://', upstream): raise InputError(f"upstream: expected an http(s):// base URL, got {upstream!r}")
         if timeout_s <= 0: raise InputError(f"timeout: must be > 0, got {timeout_s}")
         self.upstream = upstream.rstrip('/').removesuffix('/v1')
         self.trace_dir, self.redact, self.timeout_s, self.max_body_bytes = trace_dir, redact, timeout_s, max_body_bytes
-        self.salt, self.tokenizer, self.trace_wait_s = salt, tokenizer, trace_wait_s
+        self.salt, self.tokenizer = salt, tokenizer
 
     @classmethod
     def from_env(cls, env=None)->'ProxyConfig':
@@ -98,7 +97,7 @@ class Proxy:
     "The telemetry proxy as an ASGI app."
     def __init__(self, cfg:ProxyConfig, writer:TraceWriter|None=None):
         self.cfg = cfg
-        self.writer = writer or (TraceWriter(cfg.trace_dir, cfg.redact, cfg.tokenizer, cfg.salt, wait_s=cfg.trace_wait_s) if cfg.trace_dir else None)
+        self.writer = writer or (ProcessTraceWriter(cfg.trace_dir, cfg.redact, cfg.tokenizer, cfg.salt) if cfg.trace_dir else None)
         self._session, self._metrics = None, None
         self.counts = dict(requests=0, errors=0, upstream_errors=0)
 
@@ -107,7 +106,7 @@ class Proxy:
         if self._session is None or self._session.closed:
             import aiohttp
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60, enable_cleanup_closed=True),
+                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=4, enable_cleanup_closed=True),   # below uvicorn's 5 s idle close
                 timeout=aiohttp.ClientTimeout(total=None, connect=self.cfg.timeout_s, sock_read=self.cfg.timeout_s),
                 auto_decompress=False, skip_auto_headers=('User-Agent', 'Accept-Encoding'))
         return self._session
@@ -191,11 +190,10 @@ class Proxy:
         "Hand the finished request to the writer; wait (bounded) until its line is written"
         w = self.writer
         if w is None or h is None: return
-        from semantic_kv.serve.core import observed_fields
         total = (time.perf_counter() - t0)*1000
         obs = observed_fields(usage, wall, ttft, total)
-        healthy = w.healthy
-        fut = w.end(h, obs, rid, status, err, asyncio.get_running_loop() if healthy else None)
+        wait = w.wait_s > 0 and w.healthy
+        fut = w.end(h, obs, rid, status, err, asyncio.get_running_loop() if wait else None)
         if fut is not None:
             try: await asyncio.wait_for(fut, w.wait_s)
             except asyncio.TimeoutError: pass
@@ -210,7 +208,7 @@ class Proxy:
         if not isinstance(body, dict): return await self._error(send, path, 400, "request body is not a JSON object", 'invalid_json')
         fwd, low = self._headers(scope)
         w = self.writer
-        h = w.begin(body, low) if w is not None else None
+        h = (w.begin(body, low, raw) if isinstance(w, ProcessTraceWriter) else w.begin(body, low)) if w is not None else None
         added = False
         if body.get('stream') is True:
             so = body.get('stream_options')
