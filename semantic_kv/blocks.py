@@ -53,6 +53,7 @@ class BlockTrace:
     reuse: str = 'prefix'    # 'prefix' (engine semantics) or 'any' (position-independent reuse)
     name: str = 'trace'
     skipped: int = 0         # invalid input lines dropped by the reader (with skip_invalid)
+    _compiled: object = field(default=None, init=False, repr=False, compare=False)   # the simulator's compiled form, built on first use
     def __len__(self): return len(self.requests)
     def block_accesses(self)->int: return sum(len(r.keys) for r in self.requests)
     def unique_blocks(self)->int: return len({k for r in self.requests for k in r.keys})

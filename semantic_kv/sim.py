@@ -64,10 +64,9 @@ class Compiled:
         return self._tt
 
 def compile_trace(trace:BlockTrace)->Compiled:
-    "Compile (once) and cache on the trace"
-    c = getattr(trace, '_compiled', None)
-    if c is None: c = trace._compiled = Compiled(trace)
-    return c
+    "Compile (once) and keep it on the trace (`BlockTrace._compiled`)"
+    if trace._compiled is None: trace._compiled = Compiled(trace)
+    return trace._compiled
 
 # %% ../nbs/07_sim.ipynb #aae901ee
 class SimSummary(BaseModel):
