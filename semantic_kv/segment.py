@@ -322,7 +322,7 @@ def _user_para(p:str)->bool:
     s = p.strip()
     if s.startswith('#'): s = s.partition('\n')[2].strip()   # a heading above it ("### Question")
     if re.match(r'[A-Z]{2,}(?:[ _][A-Z]+)*:[ \t]*\S', s) and words(s) <= 40 and '\n' not in s: return True   # a labelled request ("TASK: ...")
-    s = re.sub(r'^[A-Z][\w ]{0,25}:[ \t]*', '', s)           # a label before it ("Question: ")
+    s = re.sub(r'^[A-Z][\w ]{0,25}:[ \t]*(?=\S)', '', s)     # a label before it ("Question: ")
     if not s or document_rule(s) or legal_cues(s) >= 2: return False
     if is_question(s) or (s.endswith(':') and words(s) <= 15): return True
     return words(s) <= 80 and ('?' in s or bool(_FIRST_RE.search(s)))
@@ -336,7 +336,7 @@ def _trailing_question(text:str, a:int, b:int)->Optional[int]:
     k, q = len(paras) - 1, None
     while k >= 0:
         s, e = paras[k]
-        f = next(((x, y) for x, y in fences if x <= s < y or x <= e - 1 < y), None)
+        f = next(((x, y) for x, y in fences if x < e and y > s), None)
         if f and f[0] > paras[0][1]:   # a fenced block after the document's first paragraph: the user's paste
             while k > 0 and paras[k][0] > f[0]: k -= 1
             if paras[k][0] >= f[0]: q, k = paras[k][0], k - 1; continue
@@ -673,7 +673,8 @@ def _apply_shared(text:str, role:str, spans:list, scaffold:list, share:float, ke
         if t != T.user: out.append((s, e, t, r)); continue
         for x, line in _lines(text[s:e], s):   # line by line: shared lines are scaffolding, the rest is the filled value
             y = x + len(line)
-            if line.strip() and not line.rstrip().endswith('?') and _uncovered(scaffold, text, x, y) <= 2: add(x, y, T.template, 'shared-template')
+            if not line.strip() and out and out[-1][1] == x: out[-1] = (out[-1][0], y, *out[-1][2:])   # a blank line joins what precedes it
+            elif line.strip() and not line.rstrip().endswith('?') and _uncovered(scaffold, text, x, y) <= 2: add(x, y, T.template, 'shared-template')
             elif (m := _SLOT_KEY_RE.match(line)) and m.group().strip() in keys and line[m.end():].strip(): add(x, x + m.end(), T.template, 'shared-template'); add(x + m.end(), y, t, r)
             else: add(x, y, t, r)
     end = len(text.rstrip())   # a shared tail after the value on its last line (`</question>`, `"""`)
