@@ -2,7 +2,7 @@
 
 # %% ../../nbs/serve/31_engine.ipynb #31engin004
 from __future__ import annotations
-import asyncio, json, random, time, uuid
+import asyncio, collections, json, random, time, uuid
 from typing import Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..models import InputError, content_hash, describe_error
@@ -77,7 +77,7 @@ class Engine:
         self.rng = random.Random(self.cfg.seed)
         self._slots = None   # an asyncio.Semaphore, created in the serving loop
         self.running = self.waiting = 0
-        self.log: list[dict] = []    # per request: request_id, prompt_tokens, cached_tokens (in scheduling order)
+        self.log = collections.deque(maxlen=100_000)   # latest requests: request_id, prompt_tokens, cached_tokens (scheduling order)
         self.keep_log = True
         self._metrics = None
 
