@@ -26,7 +26,7 @@ MATHJAX_MARK = 'SKV-MATHJAX'
 # ---------------------------------------------------------------- show_doc: classes and models with their fields
 def _anno(a):
     s = inspect.formatannotation(a) if not isinstance(a, str) else a
-    return s.replace('typing.', '').replace(' ', '')
+    return re.sub(r'\bsemantic_kv(\.\w+)*\.(?=[A-Z_a-z]\w*)', '', s.replace('typing.', '').replace(' ', ''))
 
 def _field_comments(cls)->dict:
     "Trailing `# comments` on annotated class attributes (docments for models)"
@@ -51,8 +51,12 @@ def class_signature(cls)->str:
             lines.append(s + (f"  # {doc}" if doc else ''))
         if len(lines) == 1: lines.append('    ...')
     else:
+        notes = _field_comments(cls)
+        for k, a in vars(cls).get('__annotations__', {}).items():
+            lines.append(f"    {k}:{_anno(a)}" + (f"  # {notes[k]}" if k in notes else ''))
         attrs = [(k, v) for k, v in vars(cls).items() if not k.startswith('_') and isinstance(v, (str, int, float, bool))]
-        lines += [f"    {k} = {v!r}" for k, v in attrs] or ['    ...']
+        lines += [f"    {k} = {v!r}" for k, v in attrs]
+        if len(lines) == 1: lines.append('    ...')
     return '\n'.join(lines)
 
 def patch_show_doc():
@@ -61,7 +65,8 @@ def patch_show_doc():
     orig = sd.BasicMarkdownRenderer._repr_markdown_
     def _repr_markdown_(self):
         sym = self.sym
-        plain = inspect.isclass(sym) and (hasattr(sym, 'model_fields') or sym.__init__ is object.__init__)
+        owner = next((c for c in getattr(sym, '__mro__', ()) if '__init__' in vars(c)), object)
+        plain = inspect.isclass(sym) and (hasattr(sym, 'model_fields') or owner.__module__ in ('builtins', 'typing', 'typing_extensions'))
         if not plain: return orig(self)
         doc, src = '---\n\n', sd.NbdevLookup().code(self.fn)
         if src: doc += sd._ext_link(src, 'source', 'style="float:right; font-size:smaller"') + '\n\n'
@@ -161,6 +166,7 @@ def fix_markdown(s:str, page:Path, names:dict, host:str)->str:
         path, _, frag = url.partition('#')
         if host and path.startswith(host): path = path[len(host):].lstrip('/')
         elif path.startswith(('http:', 'https:', 'mailto:', '#')) or not path: return m[0]
+        elif path.startswith('nbs/'): path = path[4:]             # README-style link from the repository root
         else: path = str((page.parent/path)) if not path.startswith('/') else path.lstrip('/')
         target = names.get(os.path.normpath(path).replace('.html', '.ipynb')) or names.get(os.path.normpath(path))
         if target is None: return m[0]
@@ -277,7 +283,7 @@ def check_site(site=SITE, pages=None)->list:
     return problems
 
 def member_anchor_fallback(site=SITE):
-    "nbdev links a method (`Class.method`) to an anchor that exists only if the method has its own show_doc: use the class"
+    "nbdev links a method (`Class.method`) or a private helper to an anchor that exists only if it has its own show_doc: use the class, or the module page"
     ids = {}
     def page_ids(p):
         if p not in ids: h = _Links(); h.feed(p.read_text(errors='replace')); ids[p] = h.ids
@@ -292,8 +298,9 @@ def member_anchor_fallback(site=SITE):
             while len(parts) > 1:
                 parts.pop()
                 if '.'.join(parts) in page_ids(target): return f'{m[1]}{path}#{".".join(parts)}"'
+            if frag.startswith('_'): return f'{m[1]}{path or "#"}"'   # a private helper has no docs entry: its module page
             return m[0]
-        new = re.sub(r'(href=")([^"#:]*)#([\w.-]+\.[\w.-]+)"', fix, t)
+        new = re.sub(r'(href=")([^"#:]*)#(_[\w.-]+|[\w.-]+\.[\w.-]+)"', fix, t)
         if new != t: p.write_text(new)
 
 # ---------------------------------------------------------------- build

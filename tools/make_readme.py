@@ -6,19 +6,34 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 def _out(o):
+    "Text of one output: markdown as markdown, else plain text; images are left to the website"
     if o.get('output_type') == 'stream': return ''.join(o.get('text', ''))
-    return ''.join(o.get('data', {}).get('text/plain', ''))
+    d = o.get('data', {})
+    if 'text/markdown' in d: return '\x00' + ''.join(d['text/markdown'])       # marked: goes in as markdown, not a code block
+    if any(k.startswith('image/') for k in d): return ''
+    return ''.join(d.get('text/plain', ''))
+
+def _directives(src):
+    lines = src.splitlines()
+    opts = {}
+    while lines and lines[0].lstrip().startswith('#|'):
+        k, _, v = lines.pop(0).split('|', 1)[1].partition(':'); opts[k.strip()] = v.strip()
+    return opts, '\n'.join(lines)
 
 def render(nb_path=ROOT/'nbs'/'index.ipynb')->str:
     nb, parts = json.loads(Path(nb_path).read_text()), []
     for c in nb['cells']:
         src = ''.join(c['source'])
-        if src.lstrip().startswith('#| hide') or src.lstrip().startswith('#|hide'): continue
+        opts, body = _directives(src)
+        if 'hide' in opts: continue
         if c['cell_type'] == 'markdown': parts.append(src.strip())
         elif c['cell_type'] == 'code':
-            parts.append(f"```python\n{src.strip()}\n```")
-            out = ''.join(_out(o) for o in c.get('outputs', [])).rstrip()
-            if out: parts.append(f"```\n{out}\n```")
+            if opts.get('echo') != 'false': parts.append(f"```python\n{body.strip()}\n```")
+            outs = [_out(o) for o in c.get('outputs', [])]
+            md = [x[1:].strip() for x in outs if x.startswith('\x00')]
+            txt = ''.join(x for x in outs if not x.startswith('\x00')).rstrip()
+            if txt: parts.append(f"```\n{txt}\n```")
+            parts += [m for m in md if m]
     return '\n\n'.join(parts) + '\n'
 
 if __name__ == '__main__':
