@@ -113,3 +113,14 @@ def test_middleware_records_like_the_proxy(tmp_path):
         for body, hdr in mock_requests(3): httpx.post(s.url + '/v1/chat/completions', json={**body, 'stream_options': {'include_usage': True}}, headers=hdr)
     rs = list(read_requests(w.path))
     assert len(rs) == 3 and all(r.observed_ttft_ms is not None and r.observed_cached_tokens is not None for r in rs)
+
+def test_collect_mock_trace_replays_and_calibrates(tmp_path, capsys):
+    from semantic_kv.cli import main
+    out = tmp_path/'mock.jsonl'
+    assert main(['collect-mock', '--requests', '30', '--out', str(out)]) == 0
+    assert main(['collect-mock', '--requests', '3', '--out', str(out)]) == 2            # never overwrites
+    capsys.readouterr()
+    assert main(['replay', '--trace', str(out), '--capacity-blocks', '4096', '--calibrate-from-trace', '--policies', 'lru', '--json']) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d['validation']['exact_match_share'] == 1.0                                 # replay == what the engine reported
+    assert abs(d['calibration']['ms_per_uncached_token'] - 0.08) < 0.03                # the engine's latency model, recovered
