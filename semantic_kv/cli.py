@@ -21,7 +21,7 @@ def cmd_segment(a):
     from semantic_kv.inputs import check_input_file, dumps
     stdin = a.file in (None, '-')
     f = getattr(sys.stdin, 'buffer', sys.stdin) if stdin else Path(check_input_file(a.file))   # bytes: decoded strictly by the reader
-    stream = segment_lines(f, '<stdin>' if stdin else a.file, a.tokenizer, a.with_text, a.skip_invalid)
+    stream = segment_lines(f, '<stdin>' if stdin else a.file, a.tokenizer, a.with_text, a.skip_invalid, shared_templates=a.shared_templates)
     for rec in stream: sys.stdout.write(dumps(rec) + '\n')
     if a.skip_invalid and stream.skipped: print(f"semantic-kv: skipped {stream.skipped} invalid line(s)", file=sys.stderr)
     return 0
@@ -120,6 +120,7 @@ def parser()->argparse.ArgumentParser:
     s.add_argument('--with-text', action='store_true', help='include each segment\'s text')
     s.add_argument('--tokenizer', default='cl100k_base', help='cl100k_base, o200k_base, heuristic, or a tokenizer.json path')
     s.add_argument('--skip-invalid', action='store_true', help='skip invalid lines (counted on stderr) instead of stopping')
+    s.add_argument('--shared-templates', action='store_true', help='read all lines first and label text that several requests send with different values as template')
     s.set_defaults(fn=cmd_segment)
     s = sub.add_parser('summarize', help=cmd_summarize.__doc__, description=cmd_summarize.__doc__)
     s.add_argument('file', nargs='?', help='JSON Lines of chat requests (default: data/examples/requests.jsonl)')
