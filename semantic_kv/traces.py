@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_traces.ipynb #4ba30816
 from __future__ import annotations
-import csv, io, json, os, random, sys, tempfile
+import csv, io, json, os, random, sys, tempfile, warnings
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal, Optional
 import numpy as np
@@ -128,10 +128,15 @@ class TraceReader:
         if kind == 'json': yield from self._json_items(src)
         elif kind == 'csv': yield from self._csv_items(src)
         else:
+            last = None
             for i, line in iter_lines(self.path):
-                if isinstance(line, InputError): yield i, line; continue
-                try: yield i, _loads(line, src, i)
-                except InputError as e: yield i, e
+                if last is not None: yield last
+                if isinstance(line, InputError): last = (i, line); continue
+                try: last = (i, _loads(line, src, i))
+                except InputError as e: last = (i, e if line.endswith('\n') else None)
+            if last is not None and last[1] is None:   # an unterminated, unreadable last line: a writer killed mid-write
+                warnings.warn(f"{src}:{last[0]}: skipped a torn last line (the writer was interrupted)"); self.skipped += 1
+            elif last is not None: yield last
 
     def _json_items(self, src):
         obj = load_json_file(self.path)

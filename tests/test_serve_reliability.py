@@ -108,3 +108,12 @@ def test_redaction_canaries_never_reach_the_trace(engine, tmp_path):
     recs = [json.loads(l) for l in text.splitlines()]
     assert len(recs) == 2 and all(len(r['segments']) >= 5 for r in recs)
     assert CANARY.lower() not in text.lower()
+
+def test_reader_skips_a_torn_last_line_with_a_warning(engine, tmp_path):
+    from semantic_kv.traces import read_requests
+    with ServerProcess('proxy', '--upstream', engine.url, '--trace-dir', tmp_path) as px:
+        for _ in range(3): httpx.post(px.url + '/v1/chat/completions', json={'model': 'm', 'messages': MSGS})
+    (f,) = list(tmp_path.glob('*.jsonl'))
+    with open(f, 'ab') as fh: fh.write(f.read_bytes().splitlines()[0][:40])      # what a writer killed mid-line leaves
+    with pytest.warns(UserWarning, match='torn last line'): rs = list(rd := read_requests(f))
+    assert len(rs) == 3 and rd.skipped == 1
