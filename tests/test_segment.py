@@ -52,6 +52,12 @@ def test_document_then_user_paste():
     text = doc + "\n\nHere is the log:\n```\n2024-05-02T10:14:07Z ERROR pool exhausted\n2024-05-02T10:14:08Z WARN slow\n```\n\nWhat should I change?"
     assert types(text) == ['retrieved_context', 'user', 'retrieved_context', 'user']
 
+def test_fence_opening_a_paragraph_after_a_document():
+    "A fenced block that opens its own paragraph after a document (once a loop that never ended)"
+    doc = "Source: Runbook (2024)\n" + "Restart the worker after changing the pool size, then watch the error rate. " * 3
+    text = doc + "\n\n```\nx = 1\n```\n\n```\ny = 2\n```\n\nWhy?"
+    assert ''.join(p for p, _, _ in split_text(text)) == text and types(text)[0] == 'retrieved_context'
+
 def test_shared_templates():
     scaffold = "Classify the sentiment of the following product review as positive, negative or mixed. Reply with one word.\n\nReview: "
     reviews = ["Great blender, but loud.", "Broke after two days, avoid it.", "Does the job and is easy to clean."]
