@@ -124,3 +124,18 @@ def test_collect_mock_trace_replays_and_calibrates(tmp_path, capsys):
     d = json.loads(capsys.readouterr().out)
     assert d['validation']['exact_match_share'] == 1.0                                 # replay == what the engine reported
     assert abs(d['calibration']['ms_per_uncached_token'] - 0.08) < 0.03                # the engine's latency model, recovered
+
+def test_engine_queues_beyond_max_num_seqs():
+    import threading
+    eng = Engine(num_blocks=64, max_num_seqs=1, latency={'base_ms': 1500, 'ms_per_uncached_token': 0})
+    with Server(eng) as s:
+        ts = [threading.Thread(target=httpx.post, args=(s.url + '/v1/chat/completions',),
+                               kwargs=dict(json={'model': 'm', 'messages': MSGS, 'max_tokens': 1}, timeout=30)) for _ in range(2)]
+        for t in ts: t.start()
+        seen, end = set(), time.monotonic() + 3
+        while time.monotonic() < end and (1.0, 1.0) not in seen:
+            page = httpx.get(s.url + '/metrics').text
+            val = lambda n: float(next(l for l in page.splitlines() if l.startswith(n + '{')).split()[-1])
+            seen.add((val('vllm:num_requests_running'), val('vllm:num_requests_waiting'))); time.sleep(0.02)
+        for t in ts: t.join()
+    assert (1.0, 1.0) in seen                      # one running, one waiting for a slot
