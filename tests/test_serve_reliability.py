@@ -1,5 +1,5 @@
 "Reliability of the proxy as a real process on loopback: kill -9 under load, upstream down/slow/dropping, bad bodies, redaction."
-import asyncio, json
+import asyncio, json, time
 import pytest
 pytest.importorskip('uvicorn'); pytest.importorskip('aiohttp')
 import httpx
@@ -24,6 +24,15 @@ def lines(d):
             assert i >= len(raw) - 2, 'only the last line may be torn'; torn += 1
     return recs, torn
 
+def settle(d, quiet_s=1.0, limit_s=60.0):
+    "Wait until the trace files in `d` stop growing"
+    end, last, since = time.monotonic() + limit_s, None, time.monotonic()
+    while time.monotonic() < end:
+        size = sum(f.stat().st_size for f in d.glob('*.jsonl'))
+        if size != last: last, since = size, time.monotonic()
+        elif time.monotonic() - since >= quiet_s: return
+        time.sleep(0.1)
+
 async def _load(url, n, conc):
     ids, sem = [], asyncio.Semaphore(conc)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=conc)) as c:
@@ -46,7 +55,10 @@ def test_kill9_after_load_every_answered_request_has_its_record(engine, tmp_path
     try:
         ids = asyncio.run(_load(px.url, 1000, 64))
     finally: px.kill()                                     # kill -9 right after the last response: no shutdown hook
+    at_kill = sum(1 for f in tmp_path.glob('*.jsonl') for _ in open(f))
+    settle(tmp_path)                                       # the writer child drains its pipe, then exits
     recs, torn = lines(tmp_path)
+    print(f"records on disk at the kill: {at_kill}")
     got = {r.get('request_id') for r in recs}
     lost = [i for i in ids if i not in got]
     print(f"sent 1000, answered {len(ids)}, records {len(recs)}, torn {torn}, lost {len(lost)}")
