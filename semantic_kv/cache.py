@@ -10,11 +10,11 @@ from typing import Callable, Hashable, Optional, Sequence, Union
 from .models import SEMANTIC_TYPES, TYPE_CODE, InputError
 from .latency import LatencyModel
 from .blocks import BlockTrace
+from fastcore.basics import patch
 from .policies import Policy, make_policy
 
 # %% auto #0
-__all__ = ['INF', 'MatchResult', 'Handle', 'CacheStats', 'PrefixCache', 'take_events', 'subscribe', 'match', 'start', 'release',
-           'reset', 'check_invariants', 'next_uses', 'replay', 'eviction_order']
+__all__ = ['INF', 'MatchResult', 'Handle', 'CacheStats', 'PrefixCache', 'next_uses', 'replay', 'eviction_order']
 
 # %% ../nbs/05b_cache.ipynb #727344ec
 INF = float('inf')
@@ -110,22 +110,24 @@ class PrefixCache:
     def __repr__(self): return f"PrefixCache({self.n_cached} blocks, {self.used}/{self.capacity} tokens, policy={self.policy.name})"
 
 # %% ../nbs/05b_cache.ipynb #90cb214b
+@patch
 def _emit(self:PrefixCache, ev:tuple):
     if self.keep_events: self.events.append(ev)
     for f in self.subscribers: f(ev)
 
+@patch
 def take_events(self:PrefixCache)->list:
     "Return the collected events and start a new list"
     ev, self.events = self.events, []
     return ev
 
+@patch
 def subscribe(self:PrefixCache, fn:Callable):
     "Call `fn(event)` for every future event"
     self.subscribers.append(fn)
 
-PrefixCache._emit, PrefixCache.take_events, PrefixCache.subscribe = _emit, take_events, subscribe
-
 # %% ../nbs/05b_cache.ipynb #52621af4
+@patch
 def match(self:PrefixCache, keys:Sequence[Hashable])->MatchResult:
     "The longest cached prefix of a request's block keys (changes nothing)"
     ids, cached, size, nodes, tok = self.ids, self.cached, self.size, [], 0
@@ -135,9 +137,8 @@ def match(self:PrefixCache, keys:Sequence[Hashable])->MatchResult:
         nodes.append(n); tok += size[n]
     return MatchResult(len(nodes), tok, nodes)
 
-PrefixCache.match = match
-
 # %% ../nbs/05b_cache.ipynb #c0ed7ff5
+@patch
 def _intern(self:PrefixCache, keys, sizes, types)->list:
     "Unit ids of `keys` (new ids for new keys), in prompt order"
     ids, parent, out, p, off, B = self.ids, self.parent, [], -1, 0, self.block_size
@@ -158,9 +159,8 @@ def _intern(self:PrefixCache, keys, sizes, types)->list:
         out.append(n); p = n; off += self.size[n]
     return out
 
-PrefixCache._intern = _intern
-
 # %% ../nbs/05b_cache.ipynb #8205fe35
+@patch
 def _victim(self:PrefixCache, held:list):
     "Pop the heap entry of the evictable leaf with the smallest key (None if there is none)"
     heap, ver, cached, nchild, ref = self.heap, self.ver, self.cached, self.nchild, self.ref
@@ -172,6 +172,7 @@ def _victim(self:PrefixCache, held:list):
         return e
     return None
 
+@patch
 def _evict(self:PrefixCache, e:tuple, h:Handle):
     "Remove the leaf of heap entry `e`; its parent may become a candidate leaf"
     v, pol = e[2], self.policy
@@ -185,14 +186,14 @@ def _evict(self:PrefixCache, e:tuple, h:Handle):
     h.evicted.append(self.keys[v])
     self._emit(('removed', self.keys[v]))
 
+@patch
 def _push(self:PrefixCache, n:int):
     "Make `n` a candidate leaf with a fresh key (older entries of `n` become stale)"
     self.ver[n] += 1
     heapq.heappush(self.heap, (self.policy.key(n), self.ver[n], n))
 
-PrefixCache._victim, PrefixCache._evict, PrefixCache._push = _victim, _evict, _push
-
 # %% ../nbs/05b_cache.ipynb #b1974678
+@patch
 def start(self:PrefixCache,
           keys:Sequence[Hashable],                 # the request's block keys, root first (chained hashes)
           sizes:Optional[Sequence[int]]=None,      # tokens per block (default: `block_size` each)
@@ -232,6 +233,7 @@ def start(self:PrefixCache,
     self._admit(missed, h)
     return h
 
+@patch
 def _admit(self:PrefixCache, missed:list, h:Handle):
     "Store `missed` in prompt order, evicting unlocked leaves; stop at the first block that cannot be stored"
     pol, cap, charge, held = self.policy, self.capacity, self.charge, []
@@ -251,6 +253,7 @@ def _admit(self:PrefixCache, missed:list, h:Handle):
     for e in held: heapq.heappush(self.heap, e)
     if leaf >= 0 and not self.nchild[leaf]: self._push(leaf)
 
+@patch
 def _store(self:PrefixCache, n:int, h:Handle):
     "Put `n` in the cache, locked by `h`"
     self.cached[n] = 1; self.used += self.charge[n]; self.n_cached += 1
@@ -260,15 +263,15 @@ def _store(self:PrefixCache, n:int, h:Handle):
     h.nodes.append(n); h.admitted.append(self.keys[n])
     self._emit(('stored', self.keys[n], self.keys[p] if p >= 0 else None, self.size[n], SEMANTIC_TYPES[self.typ[n]]))
 
-PrefixCache.start, PrefixCache._admit, PrefixCache._store = start, _admit, _store
-
 # %% ../nbs/05b_cache.ipynb #62bc29cf
+@patch
 def release(self:PrefixCache, h:Handle):
     "Unlock the blocks of a finished request (once per handle)"
     if h.released: raise ValueError("this request was already released")
     for n in h.nodes: self.ref[n] -= 1
     h.released = True
 
+@patch
 def reset(self:PrefixCache)->int:
     "Remove every unlocked block (like vLLM's `/reset_prefix_cache`); returns how many were removed"
     out, cached, ref, nchild, parent = 0, self.cached, self.ref, self.nchild, self.parent
@@ -278,9 +281,8 @@ def reset(self:PrefixCache)->int:
         self._emit(('removed', self.keys[n]))
     return out
 
-PrefixCache.release, PrefixCache.reset = release, reset
-
 # %% ../nbs/05b_cache.ipynb #2d9fd4cf
+@patch
 def check_invariants(self:PrefixCache):
     "Assert invariants 1-4 (slow: for tests)"
     N = self.n_nodes
@@ -296,8 +298,6 @@ def check_invariants(self:PrefixCache):
     assert all(cnt[n] == self.nchild[n] for n in range(N) if self.cached[n]), "child counts out of sync"
     assert sum(self.charge[n] for n in range(N) if self.cached[n]) == self.used, "used tokens out of sync"
     assert sum(self.cached) == self.n_cached, "block count out of sync"
-
-PrefixCache.check_invariants = check_invariants
 
 # %% ../nbs/05b_cache.ipynb #d769adcb
 def next_uses(trace:BlockTrace)->list:
