@@ -192,6 +192,12 @@ def _push(self:PrefixCache, n:int):
     self.ver[n] += 1
     heapq.heappush(self.heap, (self.policy.key(n), self.ver[n], n))
 
+@patch
+def requeue(self:PrefixCache, n:int, key):
+    "Give candidate leaf `n` the priority `key` now (the one write the policy contract allows)"
+    self.ver[n] += 1
+    heapq.heappush(self.heap, (key, self.ver[n], n))
+
 # %% ../nbs/05b_cache.ipynb #b1974678
 @patch
 def start(self:PrefixCache,

@@ -20,6 +20,8 @@ class PolicyView(Protocol):
     t: float; n_nodes: int; block_size: int; latency: object
     last: Sequence; created: Sequence; hits: Sequence; depth: Sequence; pos: Sequence; size: Sequence; typ: Sequence
     nu: Sequence   # next use (offline optimum only); None for other policies
+    cached: Sequence; nchild: Sequence; charge: Sequence; used: int; capacity: int
+    def requeue(self, n:int, key): "Give candidate leaf `n` the priority `key` now (the one write a policy may make)"
 
 class Policy:
     "Base strategy: LRU keys, always admit, learns nothing. Every hook is a no-op unless overridden."

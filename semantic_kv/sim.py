@@ -133,8 +133,14 @@ class Simulator:
         self.nchild = [0]*N    # cached children of n; only units with none (leaves) are evicted
         self.ver = [0]*N       # version of n's heap entry; entries with an older version are stale (lazy deletion)
         self.heap = []         # (key, version, n) candidates; a popped entry is used only if current, cached and a leaf
-        self.used = 0          # tokens charged by cached units: equals their sum, never above `cap`
+        self.used = 0          # tokens charged by cached units: equals their sum, never above `cap` (updated per request)
+        self.capacity = self.cap
         policy.bind(self)
+
+    def requeue(self, n:int, key):
+        "Give candidate leaf `n` the priority `key` now (see the policy contract)"
+        self.ver[n] += 1
+        heapq.heappush(self.heap, (key, self.ver[n], n))
 
     def run(self)->SimResult:
         "Replay every request: the four steps of the cache core, inlined (no per-unit calls beyond the policy's hooks)"

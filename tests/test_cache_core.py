@@ -135,3 +135,32 @@ def test_bad_input():
     with pytest.raises(InputError, match='next use'): PrefixCache(64, 16, 'belady').start(['a'])
     with pytest.raises(InputError, match='charge'): PrefixCache(64, 16, charge='bytes')
     with pytest.raises(InputError, match='unknown policy'): PrefixCache(64, 16, 'nope')
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the one write the contract allows: `requeue`
+
+from semantic_kv.policies import Policy
+
+
+class ForceNewest(Policy):
+    "Test policy: before each request with misses, put the most recently stored cached leaf on top (MRU by requeue)"
+    name = 'force_newest'
+    def observe(self, hit, missed, regret):
+        S = self.S
+        leaves = [n for n in range(S.n_nodes) if S.cached[n] and not S.nchild[n] and n not in hit]
+        if missed and leaves:
+            v = max(leaves, key=lambda n: (S.created[n], n))
+            S.requeue(v, -10**12 - S.t)
+
+
+@settings(max_examples=25, **SETTINGS)
+@given(seed=st.integers(0, 10**6), n=st.integers(1, 40), cap_blocks=st.integers(0, 20))
+def test_requeue_identical(seed, n, cap_blocks):
+    t = random_prefix_trace(seed, n_requests=n, max_new=5, p_root=0.2)
+    cap = cap_blocks * t.block_size
+    res = simulate(t, ForceNewest(), capacity_tokens=cap, check=True)
+    c, hs = replay(t, ForceNewest(), cap, keep_events=False)
+    c.check_invariants()
+    assert [h.hit_blocks for h in hs] == res.requests.hit_units.tolist()
+    assert (c.stats.evictions, c.stats.rejected) == (res.summary.evictions, res.summary.rejected)
