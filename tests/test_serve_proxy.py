@@ -29,15 +29,16 @@ def test_stream_keeps_inter_token_gaps_and_strips_added_usage(proxy):
     s, p = proxy
     c = openai.OpenAI(base_url=s.url + '/v1', api_key='sk-SECRET-canary')
     times, chunks = [], []
-    for ch in c.chat.completions.create(model='m', messages=MSGS, stream=True, max_tokens=6):
+    for ch in c.chat.completions.create(model='m', messages=MSGS, stream=True, max_tokens=8):
         chunks.append(ch)
         if ch.choices and ch.choices[0].delta.content: times.append(time.perf_counter())
     gaps = [b - a for a, b in zip(times, times[1:])]
-    assert len(gaps) == 5 and all(0.03 < g < 0.2 for g in gaps), gaps       # ~50 ms apart, not one clump
+    med = sorted(gaps)[len(gaps) // 2]                                      # robust to a busy machine delaying one chunk
+    assert len(gaps) == 7 and 0.025 < med < 0.5 and sum(g < 0.01 for g in gaps) <= 1, gaps   # ~50 ms apart, not one clump
     assert all(ch.usage is None for ch in chunks)                           # the usage chunk the proxy added is gone
     s.stop()
     (r,) = records(p)
-    assert r['output_tokens'] == 6 and r['observed_cached_tokens'] == 0 and r['observed_ttft_ms'] > 0
+    assert r['output_tokens'] == 8 and r['observed_cached_tokens'] == 0 and r['observed_ttft_ms'] > 0
     assert 'canary' not in p.writer.path.read_text()
 
 def test_usage_kept_when_client_asks(proxy):
