@@ -565,9 +565,7 @@ def split_text(text:str, role:str='user', shared:Optional[SharedText]=None)->lis
     if not text: return []
     if not text.strip(): return [(text, T.other, 'separator')]
     if shared is not None and role in ('user', 'system', 'developer') and text in shared.spans:
-        spans, pos = [], 0
-        for piece, t, r in _split_cached(text, role): spans.append((pos, pos + len(piece), t, r)); pos += len(piece)
-        return [(text[s:e], t, r) for s, e, t, r in _tidy(text, _apply_shared(text, role, spans, *shared[text]))]
+        return list(_shared_split(text, role, *shared[text]))
     return list(_split_cached(text, role))
 
 def _spans(text, role):
@@ -575,6 +573,13 @@ def _spans(text, role):
     return _answer_cue(text, spans) if role == 'user' else spans
 
 def _split(text, role): return [(text[s:e], t, r) for s, e, t, r in _tidy(text, _spans(text, role))]
+
+@functools.lru_cache(maxsize=16384)
+def _shared_split(text, role, scaffold, share, keys):
+    "The split of a text that other texts of its set share parts of (cached like `_split_cached`)"
+    spans, pos = [], 0
+    for piece, t, r in _split_cached(text, role): spans.append((pos, pos + len(piece), t, r)); pos += len(piece)
+    return tuple((text[s:e], t, r) for s, e, t, r in _tidy(text, _apply_shared(text, role, spans, scaffold, share, keys)))
 
 @functools.lru_cache(maxsize=16384)
 def _split_cached(text, role):
@@ -611,32 +616,39 @@ def _lcs(a:str, b:str, limit:int)->int:
         else: hi = mid - 1
     return lo
 
+@functools.lru_cache(maxsize=16384)
+def _pair(ta:str, tb:str, min_prefix:int, min_block:int, max_tokens:int)->Optional[tuple]:
+    "((scaffold spans of ta, of tb), share, common slot labels) if two texts are instances of one template, else None (cached: sets resend the same texts)"
+    p = _lcp(ta, tb)
+    while p and ta[p-1:p+1].isalnum() and len(ta[p-1:p+1]) == 2: p -= 1   # back to a word boundary
+    keys = frozenset({m.group().strip() for m in _SLOT_KEY_RE.finditer(ta)} & {m.group().strip() for m in _SLOT_KEY_RE.finditer(tb)})
+    n0 = len(_WTOK_RE.findall(ta, 0, p))
+    if n0 < min_prefix and not (len(keys) >= 3 and n0 >= 2): return None   # a common opening, or a filled form (>= 3 common slot labels)
+    q = _lcs(ta, tb, min(len(ta), len(tb)) - p)
+    while q and ta[len(ta)-q-1:len(ta)-q+1].isalnum(): q -= 1
+    mids = [SharedText._middle(t, p, len(t) - q, max_tokens) for t in (ta, tb)]
+    sm = difflib.SequenceMatcher(None, [w for _, _, w in mids[0]], [w for _, _, w in mids[1]], autojunk=False)
+    blocks = [(x, y, k) for x, y, k in sm.get_matching_blocks() if k >= min_block]
+    sps = tuple(tuple([(0, p)] + [(mids[k][blk[k]][0], mids[k][blk[k] + blk[2] - 1][1]) for blk in blocks] + ([(len(t) - q, len(t))] if q else []))
+                for k, t in enumerate((ta, tb)))
+    n = sum(y - x for x, y in sps[0])
+    return sps, min(n / len(ta), n / len(tb)), keys
+
 class SharedText:
     "Scaffolding shared by the texts of a request set: the same instruction text sent with different values (a filled template)"
     def __init__(self, texts:Iterable[str], # message texts of a request set (duplicates are fine)
                  min_prefix:int=6,          # two texts are instances of one template if their first `min_prefix` words agree...
                  min_block:int=6,           # ...and then every common run of >= `min_block` words (or one at the start or the end) is scaffolding
                  max_tokens:int=400):       # words compared between the common prefix and the common suffix
-        self.spans = {}   # text -> ([(start, end)] scaffolding character spans, best share of a pair, slot labels both texts have)
+        spans = {}   # text -> ([(start, end)] scaffolding character spans, best share of a pair, slot labels both texts have)
         ts = sorted({t for t in texts if len(t) >= 20})   # sorted: texts that share a prefix are neighbours
         for ta, tb in zip(ts, ts[1:]):
-            p = _lcp(ta, tb)
-            while p and ta[p-1:p+1].isalnum() and len(ta[p-1:p+1]) == 2: p -= 1   # back to a word boundary
-            keys = {m.group().strip() for m in _SLOT_KEY_RE.finditer(ta)} & {m.group().strip() for m in _SLOT_KEY_RE.finditer(tb)}
-            n0 = len(_WTOK_RE.findall(ta, 0, p))
-            if n0 < min_prefix and not (len(keys) >= 3 and n0 >= 2): continue   # a common opening, or a filled form (>= 3 common slot labels)
-            q = _lcs(ta, tb, min(len(ta), len(tb)) - p)
-            while q and ta[len(ta)-q-1:len(ta)-q+1].isalnum(): q -= 1
-            mids = [self._middle(t, p, len(t) - q, max_tokens) for t in (ta, tb)]
-            sm = difflib.SequenceMatcher(None, [w for _, _, w in mids[0]], [w for _, _, w in mids[1]], autojunk=False)
-            blocks = [(x, y, k) for x, y, k in sm.get_matching_blocks() if k >= min_block]
-            sps = [[(0, p)] + [(mids[k][blk[k]][0], mids[k][blk[k] + blk[2] - 1][1]) for blk in blocks] + ([(len(t) - q, len(t))] if q else [])
-                   for k, t in enumerate((ta, tb))]
-            n = sum(y - x for x, y in sps[0])
-            share = min(n / len(ta), n / len(tb))
+            if (pair := _pair(ta, tb, min_prefix, min_block, max_tokens)) is None: continue
+            sps, share, keys = pair
             for t, sp in zip((ta, tb), sps):
-                old = self.spans.get(t, ([], 0.0, set()))
-                self.spans[t] = (_merge(old[0] + sp), max(old[1], share), old[2] | keys)
+                old = spans.get(t, ((), 0.0, frozenset()))
+                spans[t] = (tuple(_merge(list(old[0]) + list(sp))), max(old[1], share), old[2] | keys)
+        self.spans = spans
 
     @staticmethod
     def _middle(t:str, a:int, b:int, n:int)->list:
