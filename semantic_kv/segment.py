@@ -34,6 +34,8 @@ _PH_PATTERNS = (r'\{\{\{?\s*[#/^]?[\w.]+(?:\s+[\w.]+)*\s*(?:\|[^{}\n]*)?\}\}\}?'
                 r'\[(?!(?:INST|SYS|END|DONE|EOS|BOS|SEP|PAD|CLS|MASK|UNK)\])[A-Z]{3,}(?:[ _-][A-Z0-9]+)*\](?!\()',  # [COMPANY], [SOURCE LANGUAGE]
                 r'\[(?:[Yy]our|[A-Z][a-z]+)\s[A-Za-z][a-z]+(?:\s[A-Za-z][a-z]+){0,2}\](?!\()',  # [Customer Name], [Your name]
                 r'%\([a-z_]\w*\)[sdifr]',                                   # %(name)s
+                r'%[A-Z][A-Z0-9_]{2,}%',                                    # %CUSTOMER% (Windows-style)
+                r'\[\[\s*[A-Za-z_][\w.]*\s*\]\]',                            # [[bot_name]] (wiki-style)
                 r'(?<![\w%])%[sd](?!\w)',                                   # %s, %d
                 r'_{4,}')                                                   # ____ (a fill-in blank)
 _PH_RE = re.compile('|'.join(_PH_PATTERNS))
@@ -158,7 +160,7 @@ _TURN_RE = re.compile(r"""^[ \t]*(?:[\[(]?\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?[\])
 _STAMP_RE = re.compile(r'^[ \t]*[\[(]?\d{1,2}:\d{2}(?::\d{2})?[\])]?[ \t]+\S', re.M)
 _MAILHDR_RE = re.compile(r'^(?:From|To|Cc|Subject|Date|Sent):[ \t]+\S', re.M)
 _GREET_RE = re.compile(r"^(?:Hi|Hello|Dear|Hey|Good (?:morning|afternoon))\b[^\n]{0,40},[ \t]*$", re.M)
-_SIGNOFF_RE = re.compile(r"^(?:Best|Regards|Kind regards|Best regards|Warm regards|Thanks|Many thanks|Cheers|Sincerely)\b[^\n]{0,20}\n[ \t]*[A-Z][\w.'-]*", re.M)
+_SIGNOFF_RE = re.compile(r"^(?:Best|Regards|Kind regards|Best regards|Warm regards|Thanks|Thank you|Many thanks|Cheers|Sincerely|Yours)\b[^\n]{0,20}\n[ \t]*[A-Z][\w.'-]*", re.M)
 _KV_RE = re.compile(r'^[ \t]*[A-Za-z][\w ]{0,24}:[ \t]*(\S[^\n]*)$', re.M)
 _CITE_RE = re.compile(r'\[\d{1,3}\]')
 _SRC_LINE_RE = re.compile(r'^[ \t]*[(\[]?(?:sources?|ref|references|retrieved\sfrom|cited\sfrom|via)\b[ \t]*[:\-]', re.M | re.I)
@@ -323,7 +325,7 @@ def _user_para(p:str)->bool:
     if s.startswith('#'): s = s.partition('\n')[2].strip()   # a heading above it ("### Question")
     if re.match(r'[A-Z]{2,}(?:[ _][A-Z]+)*:[ \t]*\S', s) and words(s) <= 40 and '\n' not in s: return True   # a labelled request ("TASK: ...")
     s = re.sub(r'^[A-Z][\w ]{0,25}:[ \t]*(?=\S)', '', s)     # a label before it ("Question: ")
-    if not s or document_rule(s) or legal_cues(s) >= 2: return False
+    if not s or document_rule(s) or legal_cues(s) >= 2 or _SIGNOFF_RE.match(s): return False   # an e-mail's sign-off closes a document
     if is_question(s) or (s.endswith(':') and words(s) <= 15): return True
     return words(s) <= 80 and ('?' in s or bool(_FIRST_RE.search(s)))
 
@@ -428,12 +430,13 @@ def _marker_spans(text:str, a:int, b:int, rest, skip=())->Optional[list]:
         if s < end: continue
         blocks.append([s, e, t, r]); end = e or s+1
     if not blocks: return None
+    closed = [blk[1] is not None for blk in blocks]   # an XML document ends at its closing tag
     for i, blk in enumerate(blocks):   # a document block runs to the next marker
         if blk[1] is None: blk[1] = blocks[i+1][0] if i+1 < len(blocks) else b
     spans = rest(a, blocks[0][0]) if blocks[0][0] > a else []
     for i, (s, e, t, r) in enumerate(blocks):
         nxt = blocks[i+1][0] if i+1 < len(blocks) else b
-        if t == T.retrieved_context and e == b and (q := _trailing_question(text, s, e)):
+        if t == T.retrieved_context and e == b and not closed[i] and (q := _trailing_question(text, s, e)):
             spans += [(s, q, t, r)] + _tail_spans(text, q, e)
         else: spans.append((s, e, t, r))
         if e < nxt: spans += rest(e, nxt)   # text after a </tools> block or a closing XML tag
@@ -534,6 +537,7 @@ def _role_spans(text:str, a:int, b:int, role:str)->list:
     if role == 'user': return _user_spans(text, a, b)
     t, rule = ROLE_TYPES[role], f'role:{role}'
     if role not in ('system', 'developer'): return [(a, b, t, rule)]
+    if placeholders(text[a:b]) >= 2 and not (_DOC_RE.search(text, a, b) or _EXHIBIT_RE.search(text, a, b)): return [(a, b, T.template, 'template-placeholders')]
     sp = (_label_spans(text, a, b, role) or _marker_spans(text, a, b, lambda x, y: _system_paras(text, x, y, t, rule))
           or _system_paras(text, a, b, t, rule))
     return [(s, e, T.template, 'template-placeholders') if tt == t and placeholders(text[s:e]) >= 2 else (s, e, tt, rr)
@@ -674,7 +678,8 @@ def _uncovered(spans:list, text:str, s:int, e:int)->int:
 def _apply_shared(text:str, role:str, spans:list, scaffold:list, share:float, keys:set)->list:
     "Re-type the parts of a text that other texts of the set share with different values (rule `shared-template`): whole shared lines are scaffolding"
     if role in ('system', 'developer'):   # a whole system message built from one template: most of it shared
-        return [(s, e, T.template, 'shared-template') if t == T.system and share >= 0.45 and _covered(scaffold, s, e) >= 0.45 * len(text[s:e].strip()) else (s, e, t, r)
+        return [(s, e, T.template, 'shared-template') if t == T.system and share >= 0.45 and _covered(scaffold, s, e) >= 0.45 * len(text[s:e].strip())
+                and _uncovered(scaffold, text, s, e) > 0 else (s, e, t, r)   # ... with values in it (the same instructions before different documents are not a template)
                 for s, e, t, r in spans]
     if sum(_covered(scaffold, s, e) for s, e, t, _ in spans if t == T.user) < 80: return spans   # a shared intro line is not a template
     out = []
