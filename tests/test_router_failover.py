@@ -16,6 +16,15 @@ def fleet(tmp_path_factory):
     f = Fleet(3, ENGINE, router='semantic-kv', policy='cache_aware', log_path=tmp_path_factory.mktemp('routing')/'decisions.jsonl', health_interval_s=0.25)
     with f: yield f
 
+def _wait_state(fleet, up, timeout=10):
+    "Wait until the router's view of which replicas are up is `up` (health checks run every 0.25 s)"
+    t, state = time.monotonic(), None
+    while time.monotonic() - t < timeout:
+        state = [s['up'] for s in httpx.get(fleet.url + '/router/replicas').json()]
+        if state == up: return
+        time.sleep(0.1)
+    pytest.fail(f'replicas up: {state}, expected {up}')
+
 def test_stream_not_buffered(fleet):
     "A streamed reply passes through as it is generated: the first bytes arrive long before the last"
     out = send_all(fleet.url, _calls(1, max_tokens=150), stream=True)[0]
@@ -33,18 +42,16 @@ def test_kill_one_replica_mid_load(fleet):
     assert victim.proc.poll() is not None
     served = {o['replica'] for o in out[600:]}
     assert victim.url not in served                      # once down, it gets nothing
-    state = httpx.get(fleet.url + '/router/replicas').json()
-    assert [s['up'] for s in state] == [True, False, True]
+    _wait_state(fleet, [True, False, True])
     m = httpx.get(fleet.url + '/metrics').text
     print('retries:', [l for l in m.splitlines() if l.startswith('semantickv_router_retries_total')])
     # bring it back on the same port: the health check marks it up again
     from semantic_kv.serve.core import ServerProcess
-    back = ServerProcess('engine', *map(str, ENGINE), port=victim.port).start(60)
-    fleet.engines[1] = back
-    t = time.monotonic()
-    while not httpx.get(fleet.url + '/router/replicas').json()[1]['up']:
-        assert time.monotonic() - t < 10, 'replica not brought back'
-        time.sleep(0.1)
+    for attempt in range(5):
+        try: fleet.engines[1] = ServerProcess('engine', *map(str, ENGINE), port=victim.port).start(60); break
+        except RuntimeError: time.sleep(1)               # the port may take a moment to be free again
+    else: pytest.fail(f'could not restart the engine on port {victim.port}')
+    _wait_state(fleet, [True, True, True])
 
 def test_streams_fail_cleanly(fleet):
     "Streams in progress on a killed replica end with an OpenAI-shaped error event and [DONE]; none hang"
