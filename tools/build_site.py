@@ -61,7 +61,11 @@ def class_signature(cls)->str:
 
 def patch_show_doc():
     "Render pydantic models with their fields and plain classes without a fake `(*args, **kwargs)` signature"
-    import nbdev.showdoc as sd
+    import nbdev.showdoc as sd, fastcore.docments as fd
+    def signature(obj, *a, eval_str=False, **k):   # an annotation naming a type defined later: show it as written
+        try: return inspect.signature(obj, *a, eval_str=eval_str, **k)
+        except NameError: return inspect.signature(obj, *a, eval_str=False, **k)
+    fd.signature = signature
     orig = sd.BasicMarkdownRenderer._repr_markdown_
     def _repr_markdown_(self):
         sym = self.sym
@@ -117,9 +121,26 @@ def summary(nb_path)->tuple:
     return nb_path.stem, ''
 
 # ---------------------------------------------------------------- processing nbdev's output for mkdocs-jupyter
+def patch_mixed_import_cells():
+    """nbdev's doc processing executes every cell that contains an import, so a test cell that also imports (say,
+    `import tempfile` followed by test code using earlier non-imported names) fails the whole page. Only exported
+    cells, show_doc cells and cells that are nothing but imports are executed here; `nbdev_docs` with Quarto still
+    executes such cells (see nbdev's FAQ on cells mixing imports and code)."""
+    import ast, nbdev.processors as P
+    orig = P._do_eval
+    def _do_eval(cell):
+        r = orig(cell)
+        if not r or cell.directives_.keys() & {'export', 'exports', 'exporti', 'exec_doc'}: return r
+        trees = cell.parsed_()
+        if P._show_docs(trees): return r
+        if all(isinstance(t, (ast.Import, ast.ImportFrom)) for t in trees): return r
+        return None
+    P._do_eval = _do_eval
+
 def run_proc(keep_going=False)->list:
     "nbdev's processing of every notebook into _proc/ (what Quarto would render); returns the notebooks that failed"
     patch_show_doc()
+    patch_mixed_import_cells()
     import nbdev.doclinks, nbdev.serve_drv
     from nbdev.config import get_config
     from nbdev.quarto import refresh_quarto_yml
