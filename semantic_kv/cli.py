@@ -9,8 +9,8 @@ from pathlib import Path
 from .models import InputError, data_dir
 
 # %% auto #0
-__all__ = ['CLI_PLUGINS', 'cmd_segment', 'cmd_summarize', 'cmd_replay', 'cmd_trace_convert', 'cmd_run', 'cmd_run_all', 'parser',
-           'main']
+__all__ = ['CLI_PLUGINS', 'cmd_segment', 'cmd_summarize', 'cmd_replay', 'cmd_trace_convert', 'cmd_trace_schema', 'cmd_run',
+           'cmd_run_all', 'parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #eb672abb
 def _csv(s): return [x.strip() for x in s.split(',') if x.strip()]
@@ -54,7 +54,7 @@ def cmd_replay(a):
     rp, folder = run_replay(a.config, out, trace=a.trace, format=a.format, capacity_tokens=a.capacity_tokens,
                             capacity_blocks=a.capacity_blocks, block_size=a.block_size, mode=a.mode, reuse=a.reuse,
                             policies=_csv(a.policies) if a.policies is not None else None, sweep=sweep,
-                            calibrate_from_trace=a.calibrate_from_trace, name=a.name, skip_invalid=a.skip_invalid, tokenizer=a.tokenizer)
+                            calibrate_from_trace=a.calibrate_from_trace, name=a.name, skip_invalid=a.skip_invalid, tokenizer=a.model or a.tokenizer)
     if rp.skipped_lines: print(f"semantic-kv: skipped {rp.skipped_lines} invalid line(s)", file=sys.stderr)
     if a.json: print(dumps(dict(replay_json(rp), report_dir=None if folder is None else str(folder))))
     else:
@@ -68,9 +68,19 @@ def cmd_trace_convert(a):
     from semantic_kv.inputs import check_number
     if a.block_size is not None: check_number(a.block_size, '--block-size', integer=True, lo=1, hi=1 << 20)
     st = convert_trace(a.input, a.output, a.from_fmt, a.to_fmt, block_size=a.block_size, redact=a.redact, salt=a.salt,
-                       skip_invalid=a.skip_invalid, overwrite=a.overwrite)
+                       skip_invalid=a.skip_invalid, overwrite=a.overwrite, tokenizer=a.model or a.tokenizer)
     if st.get('skipped'): print(f"semantic-kv: skipped {st['skipped']} invalid line(s)", file=sys.stderr)
-    print(f"wrote {st['requests']} requests to {st['output']}", file=sys.stderr)
+    blocks = f" ({st['blocks']} block accesses)" if 'blocks' in st else ''
+    print(f"wrote {st['requests']} requests{blocks} to {st['output']}", file=sys.stderr)
+    return 0
+
+def cmd_trace_schema(a):
+    "Print the JSON Schema of one native trace record (or write it to --out)"
+    from semantic_kv.traces import native_schema
+    from semantic_kv.inputs import atomic_write
+    text = json.dumps(native_schema(), indent=1) + '\n'
+    if a.out: atomic_write(a.out, text, overwrite=a.overwrite); print(f"wrote {a.out}", file=sys.stderr)
+    else: sys.stdout.write(text)
     return 0
 
 def cmd_run(a):
@@ -127,7 +137,7 @@ def parser()->argparse.ArgumentParser:
     s.add_argument('--tokenizer', default='cl100k_base'); s.add_argument('--skip-invalid', action='store_true')
     s.set_defaults(fn=cmd_summarize)
     s = sub.add_parser('replay', help=cmd_replay.__doc__, description=cmd_replay.__doc__)
-    s.add_argument('--trace', default=None, help='trace file'); s.add_argument('--format', default=None, help='native (default), openai or mooncake')
+    s.add_argument('--trace', default=None, help='trace file'); s.add_argument('--format', default=None, help='native, openai, mooncake, json, csv, parquet, sharegpt, openai-batch, vllm-bench, sglang-bench (default: native)')
     c = s.add_mutually_exclusive_group(required=False)
     c.add_argument('--capacity-tokens', type=int, help='cache capacity in tokens'); c.add_argument('--capacity-blocks', type=int, help='cache capacity in blocks')
     s.add_argument('--block-size', type=int, default=None, help='tokens per KV block (default 16; 512 for mooncake)')
@@ -140,18 +150,24 @@ def parser()->argparse.ArgumentParser:
     s.add_argument('--out', default=None, help='output root for the report (default: outputs/traces)'); s.add_argument('--name', default=None, help='report name')
     s.add_argument('--json', action='store_true', help='print one JSON document on stdout (no report files unless --out is given explicitly)')
     s.add_argument('--skip-invalid', action='store_true', default=None, help='skip invalid lines (counted on stderr)')
-    s.add_argument('--tokenizer', default=None, help='for openai traces (default: cl100k_base)')
+    s.add_argument('--tokenizer', default=None, help='for text formats: cl100k_base (default), o200k_base or a tokenizer.json')
+    s.add_argument('--model', default=None, metavar='DIR', help="a model folder (tokenizer.json + tokenizer_config.json): apply its chat template and tokenizer, as its engine does")
     s.set_defaults(fn=cmd_replay)
     t = sub.add_parser('trace', help='trace utilities', description='Trace utilities').add_subparsers(dest='tcmd', metavar='TRACE_COMMAND', required=True)
     s = t.add_parser('convert', help=cmd_trace_convert.__doc__, description=cmd_trace_convert.__doc__)
     s.add_argument('input'); s.add_argument('output')
-    s.add_argument('--from', dest='from_fmt', default='native', help='native, openai or mooncake')
-    s.add_argument('--to', dest='to_fmt', default='native', help='native, json, csv or mooncake')
+    s.add_argument('--from', '--format', dest='from_fmt', default='native', help='native, openai, mooncake, json, csv, parquet, sharegpt, openai-batch, vllm-bench, sglang-bench')
+    s.add_argument('--to', dest='to_fmt', default='native', help='native, json, csv, parquet, mooncake, oraclegeneral (libCacheSim binary) or lcs-csv')
+    s.add_argument('--tokenizer', default=None, help='for text formats: cl100k_base (default), o200k_base or a tokenizer.json')
+    s.add_argument('--model', default=None, metavar='DIR', help='a model folder: apply its chat template and tokenizer')
     s.add_argument('--block-size', type=int, default=None, help='block size for mooncake input/output')
     s.add_argument('--redact', action='store_true', help='drop all text and replace identifiers by salted hashes')
     s.add_argument('--salt', default=None, help='secret salt for --redact'); s.add_argument('--skip-invalid', action='store_true')
     s.add_argument('--overwrite', action='store_true', help='replace OUTPUT if it exists')
     s.set_defaults(fn=cmd_trace_convert)
+    s = t.add_parser('schema', help=cmd_trace_schema.__doc__, description=cmd_trace_schema.__doc__)
+    s.add_argument('--out', default=None, help='write the schema to this file instead of stdout'); s.add_argument('--overwrite', action='store_true')
+    s.set_defaults(fn=cmd_trace_schema)
     for name, fn in (('run', cmd_run), ('run-all', cmd_run_all)):
         s = sub.add_parser(name, help=fn.__doc__, description=fn.__doc__)
         if name == 'run': s.add_argument('config', help='workload config (JSON), e.g. data/workloads/low_memory_rag_stress.json')

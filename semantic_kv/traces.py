@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .models import SegmentedRequest, Segment, ChatRequest, InputError, content_hash, describe_error, parse_request
 from .inputs import check_input_file, check_output_file, check_number, is_blank, iter_lines, load_json_file, loads, read_text
 from .tokens import get_tokenizer
+from .formats import (Ctx, ChatTemplate, load_tokenizer, usage_observed, parse_sharegpt, parse_openai_batch, parse_bench,
+                                 write_oraclegeneral, write_lcs_csv)
 from .blocks import BlockTrace, build_trace, read_mooncake, mooncake_fields, request_blocks, extra_keys, hash64
 from .latency import LatencyModel
 from .segment import segment_request
@@ -19,15 +21,17 @@ from .sim import simulate
 from . import workloads as W
 
 # %% auto #0
-__all__ = ['FORMAT_VERSION', 'READ_FORMATS', 'WRITE_FORMATS', 'OBSERVED', 'EXAMPLE_NOTE', 'EXAMPLE_LATENCY', 'EXAMPLE_SERVER',
-           'EXAMPLE_SALT', 'NativeRecord', 'native_dict', 'parse_native', 'parse_openai', 'parse_mooncake',
-           'TraceReader', 'read_requests', 'MooncakeExporter', 'write_requests', 'redact_request', 'convert_trace',
-           'load_block_trace', 'observe', 'make_example_traces']
+__all__ = ['FORMAT_VERSION', 'READ_FORMATS', 'WRITE_FORMATS', 'TEXT_FORMATS', 'OBSERVED', 'EXAMPLE_NOTE', 'EXAMPLE_LATENCY',
+           'EXAMPLE_SERVER', 'EXAMPLE_SALT', 'NativeRecord', 'native_dict', 'native_schema', 'parse_native',
+           'parse_openai', 'parse_mooncake', 'TraceReader', 'read_requests', 'MooncakeExporter', 'write_requests',
+           'redact_request', 'convert_trace', 'load_block_trace', 'observe', 'make_example_traces']
 
 # %% ../nbs/20_traces.ipynb #8a20c774
 FORMAT_VERSION = 'semantic-kv-trace/1'
-READ_FORMATS = ('native', 'openai', 'mooncake', 'json', 'csv')   # json / csv: the native schema in those containers
-WRITE_FORMATS = ('native', 'json', 'csv', 'mooncake')
+READ_FORMATS = ('native', 'openai', 'mooncake', 'json', 'csv', 'parquet',                     # json / csv / parquet: the native schema in those containers
+                'sharegpt', 'openai-batch', 'vllm-bench', 'sglang-bench')                      # other tools' files (see 19_formats)
+WRITE_FORMATS = ('native', 'json', 'csv', 'parquet', 'mooncake', 'oraclegeneral', 'lcs-csv')
+TEXT_FORMATS = ('openai', 'sharegpt', 'openai-batch')   # formats whose prompts are tokenized on the way in
 OBSERVED = ('output_tokens', 'observed_ttft_ms', 'observed_total_latency_ms', 'observed_prefill_tokens', 'observed_cached_tokens')
 
 class NativeRecord(SegmentedRequest):
@@ -47,6 +51,12 @@ def native_dict(r:SegmentedRequest, # the request
     if note: d['note'] = note
     return d
 
+def native_schema()->dict:
+    "The JSON Schema (draft 2020-12) of one native trace record, as `semantic-kv trace schema` prints it"
+    s = NativeRecord.model_json_schema()
+    return {'$schema': 'https://json-schema.org/draft/2020-12/schema', '$id': f'https://semantickv.github.io/schemas/{FORMAT_VERSION}.json',
+            'title': f'SemanticKV native trace record ({FORMAT_VERSION})', **{k: v for k, v in s.items() if k != 'title'}}
+
 # %% ../nbs/20_traces.ipynb #93299c50
 def _loads(line:str, src:str, i:int):
     o = loads(line, src, i)
@@ -65,6 +75,15 @@ def parse_native(o:dict, src:str|None=None, i:int|None=None)->SegmentedRequest:
 # %% ../nbs/20_traces.ipynb #6e2e1d2c
 _WRAPPER = ('timestamp_ms', 'request_id', 'session_id', 'tenant_id', 'cache_salt') + OBSERVED
 
+def _usage(o:dict)->dict:
+    "Observed fields of a logged response: `usage`, or `response.usage` / `response.body.usage` (OpenAI, Batch)"
+    if 'usage' in o: return usage_observed(o['usage'])
+    r = o.get('response')
+    if not isinstance(r, dict): return {}
+    if 'usage' in r: return usage_observed(r['usage'], 'response.usage')
+    b = r.get('body')
+    return usage_observed(b.get('usage'), 'response.body.usage') if isinstance(b, dict) else {}
+
 def parse_openai(o:dict, tok, src:str|None=None, i:int|None=None, with_text:bool=False, keep_token_ids:bool=False)->SegmentedRequest:
     "Segment one OpenAI log line: a bare request body, or `{'request': body, <wrapper fields>}`"
     wrapped = 'request' in o and 'messages' not in o
@@ -74,8 +93,9 @@ def parse_openai(o:dict, tok, src:str|None=None, i:int|None=None, with_text:bool
     if 'segments' in o: raise InputError("this looks like a native SemanticKV record: read it with --format native", src, i)
     try:
         req = parse_request(body)
-        sr = segment_request(req, tokenizer=tok, with_text=with_text, keep_token_ids=keep_token_ids)
-        over = {k: o[k] for k in _WRAPPER if wrapped and o.get(k) is not None}
+        if isinstance(tok, ChatTemplate): sr = tok.segment(req, with_text, keep_token_ids)
+        else: sr = segment_request(req, tokenizer=tok, with_text=with_text, keep_token_ids=keep_token_ids)
+        over = {**(_usage(o) if wrapped else {}), **{k: o[k] for k in _WRAPPER if wrapped and o.get(k) is not None}}
         if not wrapped: over = {k: body[k] for k in OBSERVED if body.get(k) is not None}
         if over: sr = SegmentedRequest.model_validate({**dict(sr), **over})
     except InputError as e: raise InputError(e.msg, src, i) from None
@@ -88,12 +108,28 @@ def parse_mooncake(o:dict, block_size:int=512, src:str|None=None, i:int|None=Non
     "One Mooncake record as a `SegmentedRequest` of unlabelled block-sized segments"
     ids, sizes, n_in, ts, out = mooncake_fields(o, block_size, src, i)
     segs = [Segment(semantic_type='other', rule='mooncake', token_count=s, content_hash=f"{h:016x}"[-16:]) for h, s in zip(ids, sizes)]
-    return SegmentedRequest(request_id=str(i-1 if i else 0), timestamp_ms=float(ts), segments=segs, output_tokens=out)
+    sid = o.get('session_id')   # AIPerf / Dynamo's mooncake_trace: optional session id
+    if sid is not None and type(sid) not in (str, int): raise InputError("session_id: expected a string", src, i)
+    return SegmentedRequest(request_id=str(i-1 if i else 0), timestamp_ms=float(ts), segments=segs, output_tokens=out,
+                            session_id=None if sid is None else str(sid))
 
 # %% ../nbs/20_traces.ipynb #73a368c7
 def _sniff(path:Path, fmt:str)->str:
     if fmt != 'native': return fmt
-    return {'.json': 'json', '.csv': 'csv'}.get(path.suffix.lower(), 'native')
+    return {'.json': 'json', '.csv': 'csv', '.parquet': 'parquet'}.get(path.suffix.lower(), 'native')
+
+def _is_document(path:Path)->bool:
+    "Is the file one JSON document (a list, or an object spread over lines) rather than JSON Lines?"
+    with open(path, 'rb') as f: head = f.read(1 << 16).lstrip(b'\xef\xbb\xbf \t\r\n')
+    if head[:1] == b'[': return True
+    first = head.split(b'\n', 1)[0].strip()
+    return head[:1] == b'{' and not first.endswith(b'}')
+
+def _pyarrow_parquet():
+    try:
+        import pyarrow.parquet as pq
+        return pq
+    except ImportError: raise InputError("Parquet needs the optional 'pyarrow' package: pip install 'semantic_kv[parquet]'") from None
 
 def _check_fmt(fmt, valid, what='format'):
     if fmt not in valid: raise InputError(f"unknown {what} {fmt!r}: expected one of {', '.join(valid)}")
@@ -106,7 +142,9 @@ class TraceReader:
         self.path, self.fmt, self.skip_invalid = check_input_file(path), fmt, skip_invalid
         check_number(block_size, 'block_size', integer=True, lo=1)
         self.block_size, self.with_text, self.keep_token_ids = block_size, with_text, keep_token_ids
-        self.tok = get_tokenizer(tokenizer) if fmt == 'openai' else None
+        self.tok = load_tokenizer(tokenizer) if fmt in TEXT_FORMATS else None
+        self.ctx = Ctx(self.tok, with_text, keep_token_ids) if fmt in TEXT_FORMATS + ('vllm-bench', 'sglang-bench') else None
+        self._run = 0
         self.count, self.skipped, self.errors = 0, 0, []
         self._it = self._records()
     def __iter__(self): return self
@@ -120,13 +158,20 @@ class TraceReader:
             except InputError as e: raise InputError(f"{i}: {e.msg}", src) from None
         if self.fmt == 'openai': return parse_openai(o, self.tok, src, i, self.with_text, self.keep_token_ids)
         if self.fmt == 'mooncake': return parse_mooncake(o, self.block_size, src, i)
-        return parse_native(o, src, i)
+        if self.fmt in ('native', 'json', 'csv', 'parquet'): return parse_native(o, src, i)
+        try:
+            if self.fmt == 'sharegpt': return parse_sharegpt(o, self.ctx)
+            if self.fmt == 'openai-batch': return parse_openai_batch(o, self.ctx)
+            self._run += 1
+            return parse_bench(o, self.ctx, self.fmt, self._run - 1)
+        except InputError as e: raise InputError(e.msg, src, i) from None
 
     def _items(self):
         "(line, decoded object or a raised error) for each record"
         src, kind = str(self.path), _sniff(self.path, self.fmt)
-        if kind == 'json': yield from self._json_items(src)
+        if kind == 'json' or (kind in ('sharegpt', 'vllm-bench') and _is_document(self.path)): yield from self._json_items(src)
         elif kind == 'csv': yield from self._csv_items(src)
+        elif kind == 'parquet': yield from self._parquet_items(src)
         else:
             last = None
             for i, line in iter_lines(self.path):
@@ -140,6 +185,7 @@ class TraceReader:
 
     def _json_items(self, src):
         obj = load_json_file(self.path)
+        if self.fmt in ('sharegpt', 'vllm-bench') and isinstance(obj, dict) and 'requests' not in obj: obj = [obj]
         if isinstance(obj, dict):
             if 'requests' not in obj: raise InputError("expected a list of requests or an object with 'requests'", src)
             if obj.get('format_version', FORMAT_VERSION) != FORMAT_VERSION: raise InputError(f"format_version: unknown version {obj['format_version']!r}", src)
@@ -163,6 +209,16 @@ class TraceReader:
                 yield i, o
         except csv.Error as e: raise InputError(f"invalid CSV ({e})", src, rd.line_num) from None
 
+    def _parquet_items(self, src):
+        pq = _pyarrow_parquet()
+        try: rows = pq.read_table(str(self.path)).to_pylist()
+        except Exception as e: raise InputError(f"cannot read Parquet ({str(e).splitlines()[0]})", src) from None
+        for k, row in enumerate(rows):
+            o = {c: v for c, v in row.items() if v is not None and c != 'prompt_tokens'}
+            try: o['segments'] = loads(o.get('segments', '[]'), src, f"row {k}")
+            except InputError as e: yield f"row {k}", InputError(f"row {k}: segments: {e.msg}", src); continue
+            yield f"row {k}", o
+
     def _records(self):
         for i, o in self._items():
             try:
@@ -173,12 +229,13 @@ class TraceReader:
                 self.skipped += 1
                 if len(self.errors) < 5: self.errors.append(str(e))
                 continue
-            self.count += 1
-            yield r
+            for q in (r if isinstance(r, list) else [r]):
+                self.count += 1
+                yield q
 
 def read_requests(path,                     # a trace file
-                  fmt:str='native',         # 'native' (JSONL, or .json/.csv by suffix), 'openai', 'mooncake', 'json', 'csv'
-                  tokenizer=None,           # for 'openai': anything `get_tokenizer` accepts (default cl100k_base)
+                  fmt:str='native',         # one of `READ_FORMATS` ('native': JSONL, or .json/.csv/.parquet by suffix)
+                  tokenizer=None,           # for text formats: a `get_tokenizer` name or tokenizer.json, or a model folder (`ChatTemplate`)
                   skip_invalid:bool=False,  # skip bad lines (counted in `.skipped`) instead of failing
                   block_size:int=512,       # for 'mooncake': tokens per hash id
                   with_text:bool=False,     # for 'openai': keep segment texts
@@ -229,16 +286,33 @@ _CSV_COLS = ['format_version'] + [k for k in SegmentedRequest.model_fields if k 
 
 def _dumps(o): return json.dumps(o, ensure_ascii=False, separators=(', ', ': '), allow_nan=False)
 
+def _write_parquet(reqs, path:Path, overwrite:bool, note)->int:
+    "The CSV columns as a Parquet table (segments as JSON text), written atomically"
+    pq = _pyarrow_parquet(); import pyarrow as pa
+    rows = []
+    for r in reqs:
+        d = native_dict(r, note); d['prompt_tokens'] = r.prompt_tokens; d['segments'] = _dumps(d['segments']); rows.append(d)
+    types = {'timestamp_ms': pa.float64(), 'output_tokens': pa.int64(), 'prompt_tokens': pa.int64(), 'observed_ttft_ms': pa.float64(),
+             'observed_total_latency_ms': pa.float64(), 'observed_prefill_tokens': pa.int64(), 'observed_cached_tokens': pa.int64()}
+    schema = pa.schema([(c, types.get(c, pa.string())) for c in _CSV_COLS])
+    table = pa.Table.from_pylist(rows, schema=schema)
+    f, tmp = _open_atomic(path, overwrite); f.close()
+    try: pq.write_table(table, str(tmp)); os.replace(tmp, path)
+    except BaseException: tmp.unlink(missing_ok=True); raise
+    return len(rows)
+
 def write_requests(reqs:Iterable[SegmentedRequest], # requests in arrival order (any iterable: streamed)
                    path,                            # output file
-                   fmt:str='native',                # 'native' (JSONL), 'json', 'csv' or 'mooncake'
+                   fmt:str='native',                # 'native' (JSONL), 'json', 'csv', 'parquet' or 'mooncake'
                    block_size:int=16,               # for 'mooncake': tokens per hash id
                    overwrite:bool=False,            # replace an existing file
                    note:str|None=None,              # provenance note written into every record (once, at the top, for 'json')
                   )->int:                           # number of requests written
     "Write a trace atomically (temp file + rename); never clobbers an existing file unless `overwrite`"
     _check_fmt(fmt, WRITE_FORMATS, 'output format')
+    if fmt in ('oraclegeneral', 'lcs-csv'): raise InputError(f"{fmt} is a block stream: write it with convert_trace or formats.write_{'oraclegeneral' if fmt == 'oraclegeneral' else 'lcs_csv'}")
     path = Path(path)
+    if fmt == 'parquet': return _write_parquet(reqs, path, overwrite, note)
     mc = MooncakeExporter(block_size) if fmt == 'mooncake' else None
     f, tmp = _open_atomic(path, overwrite)
     n = 0
@@ -279,14 +353,14 @@ def redact_request(r:SegmentedRequest, # a request (text, if any, is dropped)
 # %% ../nbs/20_traces.ipynb #7dfebe51
 def convert_trace(inp,                       # input trace file
                   out,                       # output file (must not exist unless `overwrite`)
-                  from_fmt:str='native',     # 'native', 'openai', 'mooncake', 'json', 'csv'
-                  to_fmt:str='native',       # 'native', 'json', 'csv', 'mooncake'
+                  from_fmt:str='native',     # one of `READ_FORMATS`
+                  to_fmt:str='native',       # one of `WRITE_FORMATS`
                   block_size:int|None=None,  # Mooncake block size (see above)
                   redact:bool=False,         # drop text, hash identifiers with `salt`
                   salt:str|None=None,        # the secret for `redact`
                   skip_invalid:bool=False,   # skip bad input lines (counted) instead of failing
                   overwrite:bool=False,      # replace an existing output file
-                  tokenizer=None,            # for 'openai' input
+                  tokenizer=None,            # for text formats: a tokenizer name or file, or a model folder
                   with_text:bool=False,      # keep segment texts in a native output (not with `redact`)
                   note:str|None=None,        # provenance note written into every output record
                  )->dict:                    # {'requests', 'skipped', 'output', 'format'}
@@ -300,6 +374,11 @@ def convert_trace(inp,                       # input trace file
     if block_size is not None: check_number(block_size, 'block_size', integer=True, lo=1)
     bs_in = block_size or 512
     bs_out = block_size or (512 if from_fmt == 'mooncake' else 16)
+    if to_fmt in ('oraclegeneral', 'lcs-csv'):   # a block stream: the engine's blocks, keyed by token ids
+        if redact or with_text: raise InputError(f"{to_fmt} holds no text and no identifiers: --redact and with_text do not apply")
+        t = load_block_trace(inp, from_fmt, block_size, skip_invalid=skip_invalid, tokenizer=tokenizer)
+        n = (write_oraclegeneral if to_fmt == 'oraclegeneral' else write_lcs_csv)(t, out, overwrite)
+        return dict(requests=len(t), blocks=n, skipped=t.skipped, output=str(out), format=to_fmt)
     rd = read_requests(inp, from_fmt, tokenizer, skip_invalid, bs_in, with_text=with_text,
                        keep_token_ids=(to_fmt == 'mooncake' and not redact))
     recs = (redact_request(r, salt) for r in rd) if redact else rd
@@ -308,7 +387,7 @@ def convert_trace(inp,                       # input trace file
 
 # %% ../nbs/20_traces.ipynb #95aaaaa5
 def load_block_trace(path,                     # a trace file
-                     fmt:str='native',         # 'native', 'openai', 'mooncake', 'json', 'csv'
+                     fmt:str='native',         # one of `READ_FORMATS`
                      block_size:int|None=None, # tokens per block (default 16; 512 for 'mooncake')
                      mode:str='block',         # 'block' or 'segment'
                      reuse:str='prefix',       # 'prefix' or 'any'
