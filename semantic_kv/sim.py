@@ -87,10 +87,10 @@ class SimSummary(BaseModel):
     token_hit_rate: float
     tokens_saved: int
     any_hit_share: float
-    ttft_mean_ms: float
-    ttft_p50_ms: float
-    ttft_p95_ms: float
-    ttft_p99_ms: float
+    mean_ttft_ms: float
+    median_ttft_ms: float
+    p95_ttft_ms: float
+    p99_ttft_ms: float
     evictions: int
     rejected: int
     regret: int
@@ -108,7 +108,7 @@ class SimResult:
     weights: pd.DataFrame     # what the policy learned, sampled over the trace (learning policies only)
     def __repr__(self):
         s = self.summary
-        return f"SimResult({s.policy}: block hit {s.block_hit_rate:.3f}, token hit {s.token_hit_rate:.3f}, est. TTFT {s.ttft_mean_ms:.1f} ms)"
+        return f"SimResult({s.policy}: block hit {s.block_hit_rate:.3f}, token hit {s.token_hit_rate:.3f}, est. TTFT {s.mean_ttft_ms:.1f} ms)"
 
 # %% ../nbs/07_sim.ipynb #d0931794
 class Simulator:
@@ -269,8 +269,8 @@ def _result(self, hit_units, hit_tok, rejected, hit_units_t, hit_tok_t, regret_t
         capacity_tokens=self.cap, requests=len(prompt), block_accesses=A, block_hits=H, block_hit_rate=H/max(1,A),
         prompt_tokens=P, hit_tokens=int(hit_tok.sum()), token_hit_rate=float(hit_tok.sum())/max(1,P),
         tokens_saved=int(hit_tok.sum()), any_hit_share=float((hit_units > 0).mean()) if len(prompt) else 0.0,
-        ttft_mean_ms=float(ttft.mean()) if len(ttft) else 0.0, ttft_p50_ms=_pct(ttft,50), ttft_p95_ms=_pct(ttft,95),
-        ttft_p99_ms=_pct(ttft,99), evictions=self.n_evict, rejected=rejected, regret=int(sum(regret_t)),
+        mean_ttft_ms=float(ttft.mean()) if len(ttft) else 0.0, median_ttft_ms=_pct(ttft,50), p95_ttft_ms=_pct(ttft,95),
+        p99_ttft_ms=_pct(ttft,99), evictions=self.n_evict, rejected=rejected, regret=int(sum(regret_t)),
         mean_utilization=float(timeline.utilization.mean()) if len(timeline) else 0.0)
     return SimResult(s, per_req, by_type, timeline, weights)
 
@@ -290,10 +290,19 @@ def simulate(trace:BlockTrace,                     # requests cut into cache uni
              capacity_blocks:Optional[int]=None,   # ... or in blocks of `trace.block_size` tokens
              latency:Optional[LatencyModel]=None,  # TTFT estimate parameters
              check:bool=False,                     # assert the cache invariants after every request (slow)
+             compiled:bool=True,                   # use the compiled core when the policy has one (False: the reference loop)
             )->SimResult:
     "Replay `trace` through a prefix cache managed by `policy`"
-    cap = capacity_in_tokens(trace, capacity_tokens, capacity_blocks)
-    return Simulator(trace, make_policy(policy), cap, latency, check=check).run()
+    cap, pol = capacity_in_tokens(trace, capacity_tokens, capacity_blocks), make_policy(policy)
+    if compiled and not check and trace.reuse == 'prefix':   # same results as the loop above (`fastsim`), compiled
+        from semantic_kv.fastsim import run_compiled
+        lm = latency or LatencyModel()
+        r = run_compiled(trace, compile_trace(trace), pol, cap, lm)
+        if r is not None:
+            S = Simulator.__new__(Simulator)
+            S.trace, S.C, S.policy, S.latency, S.cap, S.ev_type, S.n_evict = trace, compile_trace(trace), pol, lm, cap, r[0], r[1]
+            return S._result(*r[2])
+    return Simulator(trace, pol, cap, latency, check=check).run()
 
 def compare(trace:BlockTrace, policies=None, capacity_tokens=None, capacity_blocks=None, latency=None)->pd.DataFrame:
     "One summary row per policy (all policies by default)"
