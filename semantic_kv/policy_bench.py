@@ -119,19 +119,19 @@ def _bench_job(job:Job)->list:
         for p in job.runs[1]:
             s = simulate(tr, p, capacity_blocks=c).summary
             rows.append(dict(base, capacity=f, cap_blocks=c, engine='semantic_kv', policy=p, labels='on',
-                             block_hit_rate=s.block_hit_rate, token_hit_rate=s.token_hit_rate, ttft_mean_ms=s.ttft_mean_ms))
+                             block_hit_rate=s.block_hit_rate, token_hit_rate=s.token_hit_rate, mean_ttft_ms=s.mean_ttft_ms))
         if labelled and job.runs[2]:
             un = un or unlabel(tr)
             for p in job.runs[2]:
                 s = simulate(un, p, capacity_blocks=c).summary
                 rows.append(dict(base, capacity=f, cap_blocks=c, engine='semantic_kv', policy=p, labels='off',
-                                 block_hit_rate=s.block_hit_rate, token_hit_rate=s.token_hit_rate, ttft_mean_ms=s.ttft_mean_ms))
+                                 block_hit_rate=s.block_hit_rate, token_hit_rate=s.token_hit_rate, mean_ttft_ms=s.mean_ttft_ms))
     if job.runs[3]:
         lc = libcachesim_hit_rates(flat_stream(tr), list(caps.values()), job.runs[3])
         for (a, c), h in (lc or {}).items():
             f = next(k for k, v in caps.items() if v == c)
             rows.append(dict(base, capacity=f, cap_blocks=c, engine='libCacheSim (flat)', policy=a, labels='on',
-                             block_hit_rate=h, token_hit_rate=np.nan, ttft_mean_ms=np.nan))
+                             block_hit_rate=h, token_hit_rate=np.nan, mean_ttft_ms=np.nan))
     return rows
 
 def bench_cells(families=None, seeds=HELDOUT_SEEDS, tuning:bool=True, mooncake:bool=True)->list:
