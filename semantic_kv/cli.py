@@ -108,7 +108,7 @@ def cmd_run_all(a):
     rep = run_all(a.out, a.executor, configs, seeds=parse_numbers(a.seeds, '--seeds', integer=True, lo=0) if a.seeds is not None else None,
                   progress=not a.no_progress, workers=a.workers)
     agg = rep['aggregate']
-    cols = ['workload','policy','avg_ttft_ms','token_hit_rate','ttft_improvement_vs_lru_pct','gap_closed_pct']
+    cols = ['workload','policy','mean_ttft_ms','token_hit_rate','ttft_improvement_vs_lru_pct','gap_closed_pct']
     with __import__('pandas').option_context('display.width', 200, 'display.max_rows', 200):
         print(agg[cols].round(3).to_string(index=False))
     print(f"\nwrote {len(rep['reports'])} experiment folders and {' and '.join(p.name for p in rep['aggregate_files'])} under {rep['out_root']} "

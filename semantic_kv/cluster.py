@@ -138,7 +138,7 @@ def simulate_cluster(reqs:list,                      # `RouteRequest`s in arriva
     rep_df = pd.DataFrame(dict(replica=range(n_replicas), requests=cnt, prefill_busy_ms=busy, hit_tokens=df.groupby('replica').hit_tokens.sum().reindex(range(n_replicas), fill_value=0).values))
     q = np.percentile(df.ttft_ms, [50, 95, 99]) if len(df) else [0, 0, 0]
     s = dict(policy=getattr(pol, 'name', str(policy)), replicas=n_replicas, load=load, requests=len(df),
-             ttft_p50_ms=round(float(q[0]), 1), ttft_p95_ms=round(float(q[1]), 1), ttft_p99_ms=round(float(q[2]), 1),
+             median_ttft_ms=round(float(q[0]), 1), p95_ttft_ms=round(float(q[1]), 1), p99_ttft_ms=round(float(q[2]), 1),
              token_hit_rate=round(float(df.hit_tokens.sum()/max(1, df.prompt_tokens.sum())), 4),
              busy_imbalance=round(float(busy.max()/max(1e-9, busy.mean())), 3),
              max_request_share=round(float(cnt.max()/max(1, cnt.sum())), 3),

@@ -94,13 +94,13 @@ def tidy(results)->pd.DataFrame:
 def policy_table(df:pd.DataFrame)->pd.DataFrame:
     "Mean and std over seeds per policy, plus improvement vs LRU and share of the LRU→optimum gap closed"
     g = df.groupby('policy')
-    t = pd.DataFrame(dict(avg_ttft_ms=g.ttft_mean_ms.mean(), avg_ttft_ms_std=g.ttft_mean_ms.std(ddof=0),
-        p95_ttft_ms=g.ttft_p95_ms.mean(), token_hit_rate=g.token_hit_rate.mean(), token_hit_rate_std=g.token_hit_rate.std(ddof=0),
+    t = pd.DataFrame(dict(mean_ttft_ms=g.mean_ttft_ms.mean(), mean_ttft_ms_std=g.mean_ttft_ms.std(ddof=0),
+        p95_ttft_ms=g.p95_ttft_ms.mean(), token_hit_rate=g.token_hit_rate.mean(), token_hit_rate_std=g.token_hit_rate.std(ddof=0),
         block_hit_rate=g.block_hit_rate.mean(), tokens_saved=g.tokens_saved.mean(), evictions=g.evictions.mean(),
         rejected=g.rejected.mean(), regret=g.regret.mean(), upper_bound_token_hit_rate=g.upper_bound_token_hit_rate.mean())).reset_index()
     # per-seed improvements, then averaged (so spreads are honest)
-    piv = df.pivot_table(index='seed', columns='policy', values=['ttft_mean_ms','token_hit_rate'])
-    imp = {p: 100*(piv['ttft_mean_ms']['lru'] - piv['ttft_mean_ms'][p])/piv['ttft_mean_ms']['lru'] for p in t.policy}
+    piv = df.pivot_table(index='seed', columns='policy', values=['mean_ttft_ms','token_hit_rate'])
+    imp = {p: 100*(piv['mean_ttft_ms']['lru'] - piv['mean_ttft_ms'][p])/piv['mean_ttft_ms']['lru'] for p in t.policy}
     gap = (piv['token_hit_rate']['belady'] - piv['token_hit_rate']['lru']) if 'belady' in t.policy.values else None
     t['ttft_improvement_vs_lru_pct'] = [imp[p].mean() for p in t.policy]
     t['ttft_improvement_vs_lru_pct_std'] = [imp[p].std(ddof=0) for p in t.policy]
@@ -110,7 +110,7 @@ def policy_table(df:pd.DataFrame)->pd.DataFrame:
     return t.set_index('policy').loc[order].reset_index()
 
 # %% ../nbs/13_experiments.ipynb #8c2b1b31
-SUMMARY_COLS = ['policy','avg_ttft_ms','avg_ttft_ms_std','p95_ttft_ms','token_hit_rate','token_hit_rate_std','tokens_saved',
+SUMMARY_COLS = ['policy','mean_ttft_ms','mean_ttft_ms_std','p95_ttft_ms','token_hit_rate','token_hit_rate_std','tokens_saved',
                 'evictions','ttft_improvement_vs_lru_pct','ttft_improvement_vs_lru_pct_std','gap_closed_pct']
 
 def _details(results, key):
@@ -129,7 +129,7 @@ def write_report(out:Path, cfg:WorkloadConfig, cfg_path, results, seconds:float)
     by_type = _details(results, 'by_type').groupby(['policy','semantic_type'], as_index=False)[['unit_accesses','unit_hits','evictions','regret']].mean()
     tl = _details(results, 'timeline'); w = _details(results, 'weights')
     charts = {
-        'policy_comparison_avg_ttft': R.bar_by_policy(main, 'ttft_mean_ms', f'{cfg.name}: average TTFT by policy (estimate; mean, min-max over seeds)', 'estimated TTFT (ms)'),
+        'policy_comparison_avg_ttft': R.bar_by_policy(main, 'mean_ttft_ms', f'{cfg.name}: average TTFT by policy (estimate; mean, min-max over seeds)', 'estimated TTFT (ms)'),
         'policy_comparison_hit_rate': R.bar_by_policy(main, 'token_hit_rate', f'{cfg.name}: token hit rate by policy', 'token hit rate'),
         'tokens_saved_by_policy': R.bar_by_policy(main, 'tokens_saved', f'{cfg.name}: prefill tokens saved by policy', 'tokens saved'),
         'evictions_by_semantic_type': R.evictions_by_type_chart(by_type, f'{cfg.name}: evictions by semantic type (mean over seeds)'),
@@ -141,7 +141,8 @@ def write_report(out:Path, cfg:WorkloadConfig, cfg_path, results, seconds:float)
     sweep_t = sweep.groupby(['fraction','policy'], as_index=False)[['capacity_tokens','token_hit_rate']].mean()
     res = dict(experiment_id=cfg.name, config_path=str(cfg_path), config=cfg.model_dump(mode='json'),
                ttft_is_estimate=True, seeds=cfg.seeds, runtime_s=round(seconds, 2),
-               policies=table.to_dict('records'), any_position_model=any_table.to_dict('records'),
+               policies={r['policy']: r for r in table.to_dict('records')},                  # policy -> metrics, as in the replay JSON
+               any_position_model={r['policy']: r for r in any_table.to_dict('records')},
                capacity_sweep=sweep_t.to_dict('records'), by_type=by_type.to_dict('records'))
     (out/'results.json').write_text(dumps(res, indent=1))   # strict JSON: a missing value is null, never NaN
     (out/'summary.md').write_text(summary_md(cfg, table, any_table, sweep_t))
@@ -153,7 +154,7 @@ def summary_md(cfg, table, any_table, sweep_t)->str:
     t = table.set_index('policy')
     def line(p):
         r = t.loc[p]
-        return f"- `{p}`: estimated TTFT {r.avg_ttft_ms:.1f} ms ({r.ttft_improvement_vs_lru_pct:+.2f}% vs LRU), token hit rate {r.token_hit_rate:.3f}, gap closed {r.gap_closed_pct:.1f}%"
+        return f"- `{p}`: estimated TTFT {r.mean_ttft_ms:.1f} ms ({r.ttft_improvement_vs_lru_pct:+.2f}% vs LRU), token hit rate {r.token_hit_rate:.3f}, gap closed {r.gap_closed_pct:.1f}%"
     lines = [f"# {cfg.name}", '', cfg.description, '',
              f"Budget: {cfg.capacity_tokens:,} tokens ({cfg.capacity_rationale}). Blocks of {cfg.block_size} tokens, prefix reuse. "
              f"Seeds: {cfg.seeds}. All TTFT values are **estimates** from the latency model "
@@ -163,7 +164,7 @@ def summary_md(cfg, table, any_table, sweep_t)->str:
              "## Under the original project's model (one unit per segment, any-position reuse)", '',
              "Units have variable sizes here, so `belady` is a heuristic, not the optimum; the PFOO-L upper bound on the token "
              f"hit rate of any policy is {any_table.upper_bound_token_hit_rate.dropna().mean():.3f}.", '',
-             R.markdown_table(any_table[['policy','avg_ttft_ms','token_hit_rate','ttft_improvement_vs_lru_pct','gap_closed_pct']]), '',
+             R.markdown_table(any_table[['policy','mean_ttft_ms','token_hit_rate','ttft_improvement_vs_lru_pct','gap_closed_pct']]), '',
              '## Capacity sweep (token hit rate; capacity as a fraction of the footprint)', '',
              R.markdown_table(sweep_t.pivot(index='fraction', columns='policy', values='token_hit_rate').reset_index())]
     return '\n'.join(lines) + '\n'
@@ -230,7 +231,7 @@ def _pm(m, s, fmt): return [f"{a:{fmt}} ± {b:{fmt.lstrip('+')}}" for a, b in zi
 def aggregate_md(agg:pd.DataFrame, secs:float)->str:
     "The aggregate summary in markdown: means ± standard deviations over seeds"
     t = agg[['workload','policy']].copy()
-    t['avg_ttft_ms'] = _pm(agg.avg_ttft_ms, agg.avg_ttft_ms_std, '.1f')
+    t['mean_ttft_ms'] = _pm(agg.mean_ttft_ms, agg.mean_ttft_ms_std, '.1f')
     t['p95_ttft_ms'] = agg.p95_ttft_ms.round(1)
     t['token_hit_rate'] = _pm(agg.token_hit_rate, agg.token_hit_rate_std, '.3f')
     t['tokens_saved'] = agg.tokens_saved.round(0).astype(int)

@@ -14,9 +14,9 @@ __all__ = ['LatencyModel']
 class LatencyModel(BaseModel):
     "Estimated TTFT = base + per-token cost x uncached + attention cost x uncached x context (an estimate)."
     model_config = ConfigDict(extra='forbid')
-    base_ms: float = Field(30.0, ge=0)                 # fixed per-request overhead (scheduling, first decode step)
-    ms_per_uncached_token: float = Field(0.08, ge=0)   # linear prefill cost per computed token
-    attn_ms_per_token_sq: float = Field(0.0, ge=0)     # attention term per computed token per context token
+    base_ms: float = Field(25.0, ge=0)                 # fixed per-request overhead (scheduling, first decode step)
+    ms_per_uncached_token: float = Field(0.06, ge=0)   # linear prefill cost per computed token (~16k tokens/s)
+    attn_ms_per_token_sq: float = Field(2e-6, ge=0)    # attention term per computed token per context token
     label: str = 'estimate'
 
     def ttft(self, uncached, context=None):

@@ -143,11 +143,15 @@ def replay(cfg:ReplayConfig)->Replay:
         lm = cal.latency_model()
     else: lm = LatencyModel(**(cfg.latency.model_dump() if cfg.latency else {}))
     policies = cfg.policies or list(POLICIES)
-    runs = {p: simulate(trace, p, capacity_tokens=cap, latency=lm) for p in policies}
-    server = runs.get(cfg.server_policy) or simulate(trace, cfg.server_policy, capacity_tokens=cap, latency=lm)
-    fp = footprint_tokens(trace)
-    sweep = pd.DataFrame([dict(fraction=f, **simulate(trace, p, capacity_tokens=max(1, int(f*fp)), latency=lm).summary.model_dump())
-                          for f in cfg.sweep for p in policies])
+    from tqdm.auto import tqdm   # a progress bar on a terminal only (stderr), never in logs, pipes or notebooks' outputs
+    bar = tqdm(total=len(policies)*(1 + len(cfg.sweep)), desc='replay', unit='run', file=sys.stderr, leave=False, disable=not sys.stderr.isatty())
+    def sim(p, c):
+        r = simulate(trace, p, capacity_tokens=c, latency=lm); bar.update(); return r
+    with bar:
+        runs = {p: sim(p, cap) for p in policies}
+        server = runs.get(cfg.server_policy) or simulate(trace, cfg.server_policy, capacity_tokens=cap, latency=lm)
+        fp = footprint_tokens(trace)
+        sweep = pd.DataFrame([dict(fraction=f, **sim(p, max(1, int(f*fp))).summary.model_dump()) for f in cfg.sweep for p in policies])
     return Replay(cfg=cfg, trace=trace, capacity_tokens=cap, latency=lm, calibration=cal, runs=runs, sweep=sweep,
                   observed=obs, validation=validate_against_server(server.requests, obs), server=server, footprint_tokens=fp,
                   skipped_lines=trace.skipped)
@@ -176,7 +180,7 @@ def write_replay_report(rp:Replay, out_root)->Path:
         table.to_csv(out/'replay_metrics.csv', index=False)
         rp.sweep.to_csv(out/'replay_capacity_sweep.csv', index=False)
         (out/'replay_results.json').write_text(dumps(replay_json(rp), indent=1))
-        R.save_chart(R.bar_by_policy(table, 'ttft_mean_ms', f'{name}: average TTFT by policy (estimate)', 'estimated TTFT (ms)'), out/'replay_policy_avg_ttft')
+        R.save_chart(R.bar_by_policy(table, 'mean_ttft_ms', f'{name}: average TTFT by policy (estimate)', 'estimated TTFT (ms)'), out/'replay_policy_avg_ttft')
         R.save_chart(R.bar_by_policy(table, 'tokens_saved', f'{name}: prefill tokens saved', 'tokens saved'), out/'replay_tokens_saved')
         R.save_chart(R.bar_by_policy(table, 'token_hit_rate', f'{name}: token hit rate', 'token hit rate'), out/'replay_hit_rate')
         if len(rp.sweep):
@@ -191,7 +195,7 @@ def write_replay_report(rp:Replay, out_root)->Path:
 
 def replay_md(rp, table, name)->str:
     "Human-readable replay summary"
-    cols = ['policy','token_hit_rate','block_hit_rate','tokens_saved','ttft_mean_ms','ttft_p95_ms','evictions','rejected']
+    cols = ['policy','token_hit_rate','block_hit_rate','tokens_saved','mean_ttft_ms','p95_ttft_ms','evictions','rejected']
     skipped = f" ({rp.skipped_lines:,} invalid line(s) skipped)" if rp.skipped_lines else ''
     lines = [f"# Replay of {name}", '', f"Trace `{rp.cfg.trace}` ({rp.cfg.format}): {len(rp.trace):,} requests{skipped}, "
              f"{rp.trace.block_accesses():,} block accesses, blocks of {rp.trace.block_size} tokens. Budget {rp.capacity_tokens:,} tokens "

@@ -56,12 +56,13 @@ def _color(policies):
     return alt.Color('policy:N', scale=alt.Scale(domain=dom, range=rng), sort=dom)
 
 def save_chart(chart, stem)->list:
-    "Write `chart` to `<stem>.png` and `<stem>.svg`; returns the paths"
+    "Write `chart` to `<stem>.png`, `<stem>.svg` and its Vega-Lite spec `<stem>.vl.json` (data inline: re-renderable anywhere); returns the paths"
     stem = Path(stem); out = []
     for ext in ('png', 'svg'):
         p = stem.with_suffix('.' + ext)
         chart.save(str(p), **({'scale_factor': 2} if ext == 'png' else {}))
         out.append(p)
+    p = stem.with_suffix('.vl.json'); p.write_text(chart.to_json() + '\n'); out.append(p)
     return out
 
 def bar_by_policy(df:pd.DataFrame,   # one row per policy (and seed): columns policy, `metric`
@@ -228,24 +229,24 @@ class WorkloadWriteup:
             "and then averaged; `gap_closed_pct` is the share of the LRU → optimum token-hit-rate gap a policy closes (0 for LRU, 100 for `belady`).")
         pm = lambda m, s, fmt='{:.1f}', sfmt=None: f"{fmt.format(m)} ± {(sfmt or fmt).format(s)}"
         _show(pd.DataFrame({
-            'estimated avg TTFT (ms)': [pm(r.avg_ttft_ms, r.avg_ttft_ms_std) for r in table.itertuples()],
+            'estimated avg TTFT (ms)': [pm(r.mean_ttft_ms, r.mean_ttft_ms_std) for r in table.itertuples()],
             'estimated p95 TTFT (ms)': table.p95_ttft_ms.round(1),
             'token hit rate': [pm(r.token_hit_rate, r.token_hit_rate_std, '{:.3f}') for r in table.itertuples()],
             'tokens saved': table.tokens_saved.round(0).astype(int), 'evictions': table.evictions.round(0).astype(int),
             'ttft_improvement_vs_lru_pct': [pm(r.ttft_improvement_vs_lru_pct, r.ttft_improvement_vs_lru_pct_std, '{:+.2f}', '{:.2f}') for r in table.itertuples()],
             'gap_closed_pct': table.gap_closed_pct.round(1)}, index=table.index))
-        _show(bar_by_policy(main, 'ttft_mean_ms', f'{cfg.name}: average estimated TTFT (mean, min-max over seeds)', 'estimated TTFT (ms)'))
+        _show(bar_by_policy(main, 'mean_ttft_ms', f'{cfg.name}: average estimated TTFT (mean, min-max over seeds)', 'estimated TTFT (ms)'))
         _show(bar_by_policy(main, 'token_hit_rate', f'{cfg.name}: token hit rate (mean, min-max over seeds)', 'token hit rate'))
-        piv = main.pivot_table(index='seed', columns='policy', values='ttft_mean_ms')
+        piv = main.pivot_table(index='seed', columns='policy', values='mean_ttft_ms')
         per_seed = 100*piv.rsub(piv['lru'], axis=0).div(piv['lru'], axis=0)
         def vs(p):
             x = table.loc[p]
             word = 'better than' if x.ttft_improvement_vs_lru_pct > 0 else 'worse than' if x.ttft_improvement_vs_lru_pct < 0 else 'the same as'
-            return (f"`{p}`: estimated TTFT {x.avg_ttft_ms:.1f} ms, {abs(x.ttft_improvement_vs_lru_pct):.2f}% {word} LRU "
+            return (f"`{p}`: estimated TTFT {x.mean_ttft_ms:.1f} ms, {abs(x.ttft_improvement_vs_lru_pct):.2f}% {word} LRU "
                     f"({x.ttft_improvement_vs_lru_pct:+.2f} ± {x.ttft_improvement_vs_lru_pct_std:.2f}%; per seed "
                     f"{', '.join(f'{v:+.2f}' for v in per_seed[p])}); gap closed {x.gap_closed_pct:.1f}%.")
         best, online = self.best, self.online
-        _md('\n'.join([f"- LRU: estimated TTFT {table.loc['lru','avg_ttft_ms']:.1f} ms, token hit rate {table.loc['lru','token_hit_rate']:.3f}.",
+        _md('\n'.join([f"- LRU: estimated TTFT {table.loc['lru','mean_ttft_ms']:.1f} ms, token hit rate {table.loc['lru','token_hit_rate']:.3f}.",
             '- ' + vs('adaptive_semantic'), '- ' + vs('static_semantic'),
             f"- Best online policy: `{best}` ({table.loc[best,'ttft_improvement_vs_lru_pct']:+.2f}% vs LRU); `adaptive_semantic` ranks "
             f"{int((online.ttft_improvement_vs_lru_pct > table.loc['adaptive_semantic','ttft_improvement_vs_lru_pct']).sum()) + 1} of {len(online)} online policies."]))
@@ -302,7 +303,7 @@ class WorkloadWriteup:
         "The optimum against the best online policy, and the capacity sweep"
         rep = self.run(); table, best, cfg = self.table, self.best, self.cfg
         b = table.loc['belady']
-        _md(f"The offline optimum reaches a token hit rate of {b.token_hit_rate:.3f} (estimated TTFT {b.avg_ttft_ms:.1f} ms, "
+        _md(f"The offline optimum reaches a token hit rate of {b.token_hit_rate:.3f} (estimated TTFT {b.mean_ttft_ms:.1f} ms, "
             f"{b.ttft_improvement_vs_lru_pct:+.2f}% vs LRU). The best online policy, `{best}`, reaches {table.loc[best,'token_hit_rate']:.3f} "
             f"({table.loc[best,'ttft_improvement_vs_lru_pct']:+.2f}%), so {b.ttft_improvement_vs_lru_pct - table.loc[best,'ttft_improvement_vs_lru_pct']:.1f} "
             f"points of estimated TTFT improvement remain between the best online policy and the optimum; `adaptive_semantic` is "

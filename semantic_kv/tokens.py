@@ -109,7 +109,8 @@ def _hf_obj(tok)->Tokenizer:
 
 @lru_cache(maxsize=16)
 def _hf_file(path:str, mtime:float)->Tokenizer:
-    from tokenizers import Tokenizer as HFTokenizer
+    try: from tokenizers import Tokenizer as HFTokenizer
+    except ImportError: raise InputError("a tokenizer.json needs the optional 'tokenizers' package: pip install 'semantic_kv[hf]'", path) from None
     try: tok = HFTokenizer.from_file(path)
     except Exception as e: raise InputError(f"cannot load tokenizer file: {str(e).splitlines()[0]}", path) from None
     return _wrap_hf(tok, content_hash(Path(path).read_text(errors='replace')))

@@ -138,7 +138,7 @@ def test_run_and_run_all(tmp_path):
         assert {'results.json', 'metrics.csv', 'summary.md'} <= names
     import pandas as pd
     agg = pd.read_csv(tmp_path/'o2'/'aggregate_summary.csv')
-    assert {'workload', 'policy', 'avg_ttft_ms', 'p95_ttft_ms', 'token_hit_rate', 'tokens_saved', 'evictions',
+    assert {'workload', 'policy', 'mean_ttft_ms', 'p95_ttft_ms', 'token_hit_rate', 'tokens_saved', 'evictions',
             'ttft_improvement_vs_lru_pct', 'gap_closed_pct'} <= set(agg.columns)
     assert len(agg) == 2*10 and (tmp_path/'o2'/'aggregate_summary.md').exists()
 

@@ -152,3 +152,35 @@ def test_tokenizers_missing_is_a_clear_error(tmp_path):
 def test_python_m():
     r = subprocess.run([sys.executable, '-m', 'semantic_kv', 'trace', 'schema'], capture_output=True, text=True)
     assert r.returncode == 0 and json.loads(r.stdout)['title'].startswith('SemanticKV')
+
+def test_segment_tokenizer_file_without_tokenizers(tmp_path):
+    "`semantic-kv segment --tokenizer file.json` without the tokenizers package: exit 2 naming the [hf] extra"
+    (tmp_path/'in.jsonl').write_text('{"messages": [{"role": "user", "content": "hi"}]}\n')
+    (tmp_path/'tok.json').write_text('{}')
+    code = ("import sys; sys.modules['tokenizers'] = None\nfrom semantic_kv.cli import main\n"
+            f"sys.exit(main(['segment', {str(tmp_path/'in.jsonl')!r}, '--tokenizer', {str(tmp_path/'tok.json')!r}]))")
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert r.returncode == 2 and "semantic_kv[hf]" in r.stderr, r.stderr
+
+def test_charts_come_with_vega_lite(tmp_path):
+    "Every saved chart has its Vega-Lite spec next to it"
+    import pandas as pd
+    from semantic_kv.reports import save_chart, bar_by_policy
+    ch = bar_by_policy(pd.DataFrame(dict(policy=['lru', 'belady'], token_hit_rate=[0.2, 0.4])), 'token_hit_rate', 't')
+    paths = save_chart(ch, tmp_path/'c')
+    spec = json.loads((tmp_path/'c.vl.json').read_text())
+    assert tmp_path/'c.vl.json' in paths and 'vega-lite' in spec['$schema']
+
+def test_replay_json_shape_and_vocabulary(tmp_path, capsys):
+    "The replay JSON and results.json share one shape: policies maps name -> metrics named as vllm bench names them"
+    src = Path(__file__).resolve().parents[1]/'data'/'traces'/'example_agent_native.jsonl'
+    assert run('replay', '--trace', src, '--capacity-tokens', 4000, '--policies', 'lru,belady', '--sweep', 'none', '--json') == 0
+    d = json.loads(capsys.readouterr().out)
+    assert set(d['policies']) == {'lru', 'belady'}
+    assert {'mean_ttft_ms', 'median_ttft_ms', 'p95_ttft_ms', 'p99_ttft_ms', 'token_hit_rate'} <= set(d['policies']['lru'])
+
+def test_calibrate_from_vllm_bench_cli(capsys):
+    assert run('replay', '--trace', D/'vllm_bench_result.json', '--format', 'vllm-bench', '--capacity-tokens', 1,
+               '--policies', 'lru', '--sweep', 'none', '--calibrate-from-trace', '--json') == 0
+    d = json.loads(capsys.readouterr().out)
+    assert abs(d['calibration']['ms_per_uncached_token'] - 0.08) < 0.002 and d['requests'] == 7

@@ -415,7 +415,7 @@ def demo(workload:str='shared_system_prompt_high_reuse', # bundled workload
         rows.append(r.summary)
         first = ' '.join(f"{s or '-'}->{x}" for s, x in zip(r.requests.session_id[:show], r.requests.replica[:show]))
         lines.append(f'{p:>18}: {first}')
-    t = pd.DataFrame(rows)[['policy', 'token_hit_rate', 'ttft_p50_ms', 'ttft_p99_ms', 'max_request_share']]
+    t = pd.DataFrame(rows)[['policy', 'token_hit_rate', 'median_ttft_ms', 'p99_ttft_ms', 'max_request_share']]
     return '\n'.join(lines) + '\n\n' + t.to_string(index=False)
 
 def cmd_router(a):
