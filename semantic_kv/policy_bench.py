@@ -275,7 +275,7 @@ def register_cli(sub):
     p.add_argument('--no-libcachesim', action='store_true', help='skip the libCacheSim reference policies')
     p.add_argument('--executor', default='process', choices=['serial', 'process', 'ray'])
     p.add_argument('--out', help='directory for results.csv and leaderboard.md')
-    p.set_defaults(func=cmd_bench_policies)
+    p.set_defaults(fn=cmd_bench_policies)
 
 def cmd_bench_policies(a)->int:
     "Run the benchmark and print the held-out leaderboard"

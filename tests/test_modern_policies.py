@@ -104,3 +104,23 @@ def test_online_core_with_requests_in_flight(policy):
             c.release(inflight.pop(rng.randrange(len(inflight))))
     for h in inflight: c.release(h)
     c.check_invariants()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# (c) the benchmark command
+
+def test_bench_policies_command(tmp_path, capsys):
+    from semantic_kv.cli import main
+    rc = main(['bench-policies', '--quick', '--families', 'rag', '--policies', 'lru,arc', '--no-libcachesim',
+               '--executor', 'serial', '--out', str(tmp_path)])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert 'arc' in out and 'worst_vs_lru_pts' in out
+    assert (tmp_path / 'results.csv').exists() and (tmp_path / 'leaderboard.md').exists()
+
+
+def test_bench_policies_bad_input(capsys):
+    from semantic_kv.cli import main
+    assert main(['bench-policies', '--policies', 'nope']) == 2
+    assert "unknown policy 'nope'" in capsys.readouterr().err
+    assert main(['bench-policies', '--seeds', 'x']) == 2
