@@ -69,8 +69,8 @@ def patch_show_doc():
     orig = sd.BasicMarkdownRenderer._repr_markdown_
     def _repr_markdown_(self):
         sym = self.sym
-        owner = next((c for c in getattr(sym, '__mro__', ()) if '__init__' in vars(c)), object)
-        plain = inspect.isclass(sym) and (hasattr(sym, 'model_fields') or owner.__module__ in ('builtins', 'typing', 'typing_extensions'))
+        init_mod = getattr(getattr(sym, '__init__', None), '__module__', None)   # object's slot wrapper: None; Protocol's: typing
+        plain = inspect.isclass(sym) and (hasattr(sym, 'model_fields') or init_mod in (None, 'builtins', 'typing', 'typing_extensions'))
         if not plain: return orig(self)
         doc, src = '---\n\n', sd.NbdevLookup().code(self.fn)
         if src: doc += sd._ext_link(src, 'source', 'style="float:right; font-size:smaller"') + '\n\n'
