@@ -72,7 +72,9 @@ def test_home(page):
     for item in ('Home', 'Data models', 'Eviction policies', 'Prefix-cache simulator', 'Experiments', 'Benchmarks'):
         assert any(item in n for n in nav), (item, nav)
     assert nav.index(next(n for n in nav if 'Experiments' in n)) < nav.index(next(n for n in nav if 'Benchmarks' in n))
-    assert pg.locator('.md-content svg, .md-content img').count() >= 1      # the headline chart
+    chart = pg.locator('.md-content .jp-OutputArea svg, .md-content .jp-OutputArea img').first   # the headline chart
+    assert chart.bounding_box()['height'] > 100
+    chart.scroll_into_view_if_needed()
     shot(pg, 'home.png'); page.clean()
 
 def test_module_page(page):
