@@ -68,7 +68,8 @@ def cmd_trace_convert(a):
     from semantic_kv.inputs import check_number
     if a.block_size is not None: check_number(a.block_size, '--block-size', integer=True, lo=1, hi=1 << 20)
     st = convert_trace(a.input, a.output, a.from_fmt, a.to_fmt, block_size=a.block_size, redact=a.redact, salt=a.salt,
-                       skip_invalid=a.skip_invalid, overwrite=a.overwrite, tokenizer=a.model or a.tokenizer)
+                       skip_invalid=a.skip_invalid, overwrite=a.overwrite, tokenizer=a.model or a.tokenizer,
+                       progress=sys.stderr.isatty())
     if st.get('skipped'): print(f"semantic-kv: skipped {st['skipped']} invalid line(s)", file=sys.stderr)
     blocks = f" ({st['blocks']} block accesses)" if 'blocks' in st else ''
     print(f"wrote {st['requests']} requests{blocks} to {st['output']}", file=sys.stderr)

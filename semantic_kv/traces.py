@@ -363,6 +363,7 @@ def convert_trace(inp,                       # input trace file
                   tokenizer=None,            # for text formats: a tokenizer name or file, or a model folder
                   with_text:bool=False,      # keep segment texts in a native output (not with `redact`)
                   note:str|None=None,        # provenance note written into every output record
+                  progress:bool=False,       # a progress bar on stderr (requests read)
                  )->dict:                    # {'requests', 'skipped', 'output', 'format'}
     "Convert a trace between formats, optionally anonymizing it"
     _check_fmt(from_fmt, READ_FORMATS); _check_fmt(to_fmt, WRITE_FORMATS, 'output format')
@@ -381,7 +382,11 @@ def convert_trace(inp,                       # input trace file
         return dict(requests=len(t), blocks=n, skipped=t.skipped, output=str(out), format=to_fmt)
     rd = read_requests(inp, from_fmt, tokenizer, skip_invalid, bs_in, with_text=with_text,
                        keep_token_ids=(to_fmt == 'mooncake' and not redact))
-    recs = (redact_request(r, salt) for r in rd) if redact else rd
+    if progress:
+        from tqdm.auto import tqdm
+        rd_it = tqdm(rd, desc='convert', unit='req', file=sys.stderr, leave=False)
+    else: rd_it = rd
+    recs = (redact_request(r, salt) for r in rd_it) if redact else rd_it
     n = write_requests(recs, out, to_fmt, bs_out, overwrite, note)
     return dict(requests=n, skipped=rd.skipped, output=str(out), format=to_fmt)
 
