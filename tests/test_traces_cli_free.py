@@ -138,7 +138,7 @@ def test_errors_name_file_line_field(tmp_path):
     with pytest.raises(InputError, match=r'o\.jsonl:1: request: messages: Field required'): list(read_requests(p, 'openai'))
     p = _write(tmp_path/'v.jsonl', '{"format_version": "semantic-kv-trace/9", "segments": []}\n')
     with pytest.raises(InputError, match=r"v\.jsonl:1: format_version: unknown version"): list(read_requests(p))
-    with pytest.raises(InputError, match=r"unknown format 'sharegpt': expected one of native, openai, mooncake"): read_requests(p, 'sharegpt')
+    with pytest.raises(InputError, match=r"unknown format 'bogusfmt': expected one of native, openai, mooncake"): read_requests(p, 'bogusfmt')
     with pytest.raises(InputError, match=r"unknown format 'x'"): load_block_trace(p, 'x')
     with pytest.raises(InputError, match=r"unknown output format 'openai'"): convert_trace(p, tmp_path/'z', 'native', 'openai')
 
