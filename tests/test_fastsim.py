@@ -67,3 +67,16 @@ def mooncake():
 def test_compiled_equals_reference_mooncake(mooncake, frac):
     cap = max(1, int(frac*compile_trace(mooncake).n_nodes))*mooncake.block_size
     for p in ('lru', 'belady', 'gdsf'): same(mooncake, p, cap)
+
+
+def test_stream_sweep_one_pass_and_job():
+    from semantic_kv.fastsim import StreamJob, run_stream_job, stream_sweep
+    from semantic_kv.sweep import run_jobs
+    tr = random_prefix_trace(5, n_requests=250)
+    runs = [('lru', 320), ('slru', 320), ('fifo', 800)]
+    ref = [simulate(tr, p, capacity_tokens=c, compiled=False).summary.block_hits for p, c in runs]
+    assert [r['block_hits'] for r in stream_sweep(requests_to_chunks(tr.requests, chunk=40), runs)] == ref
+    jobs = [StreamJob('semantic_kv.fastsim:generated_chunks', dict(n_accesses=20_000, seed=1), [r]) for r in runs]
+    a = run_jobs(jobs, 'serial', progress=False, fn=run_stream_job)
+    b = stream_sweep(__import__('semantic_kv.fastsim', fromlist=['x']).generated_chunks(20_000, seed=1), runs)
+    assert [x['block_hits'] for x in a] == [x['block_hits'] for x in b]
