@@ -69,7 +69,7 @@ def cmd_trace_convert(a):
     if a.block_size is not None: check_number(a.block_size, '--block-size', integer=True, lo=1, hi=1 << 20)
     st = convert_trace(a.input, a.output, a.from_fmt, a.to_fmt, block_size=a.block_size, redact=a.redact, salt=a.salt,
                        skip_invalid=a.skip_invalid, overwrite=a.overwrite, tokenizer=a.model or a.tokenizer,
-                       progress=sys.stderr.isatty())
+                       progress=sys.stderr.isatty(), batch_output=a.batch_output)
     if st.get('skipped'): print(f"semantic-kv: skipped {st['skipped']} invalid line(s)", file=sys.stderr)
     blocks = f" ({st['blocks']} block accesses)" if 'blocks' in st else ''
     print(f"wrote {st['requests']} requests{blocks} to {st['output']}", file=sys.stderr)
@@ -161,6 +161,7 @@ def parser()->argparse.ArgumentParser:
     s.add_argument('--to', dest='to_fmt', default='native', help='native, json, csv, parquet, mooncake, oraclegeneral (libCacheSim binary) or lcs-csv')
     s.add_argument('--tokenizer', default=None, help='for text formats: cl100k_base (default), o200k_base or a tokenizer.json')
     s.add_argument('--model', default=None, metavar='DIR', help='a model folder: apply its chat template and tokenizer')
+    s.add_argument('--batch-output', default=None, metavar='FILE', help='with --from openai-batch: the Batch output file; its usage (cached tokens) joins the requests by custom_id')
     s.add_argument('--block-size', type=int, default=None, help='block size for mooncake input/output')
     s.add_argument('--redact', action='store_true', help='drop all text and replace identifiers by salted hashes')
     s.add_argument('--salt', default=None, help='secret salt for --redact'); s.add_argument('--skip-invalid', action='store_true')

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Optional
 import numpy as np
 from .models import SegmentedRequest, Segment, InputError, content_hash, parse_request
-from .inputs import check_output_file, read_text
+from .inputs import check_output_file, read_text, iter_lines, loads
 from .tokens import get_tokenizer, Tokenizer
 from .segment import segment_request
 
@@ -17,8 +17,8 @@ from functools import lru_cache
 
 # %% auto #0
 __all__ = ['BENCH_METRICS', 'LCS_CSV_COLUMNS', 'usage_observed', 'ChatTemplate', 'load_tokenizer', 'Ctx', 'parse_sharegpt',
-           'parse_openai_batch', 'parse_bench', 'bench_summary', 'write_oraclegeneral', 'write_lcs_csv',
-           'sglang_mooncake_prompt']
+           'parse_openai_batch', 'batch_observations', 'parse_bench', 'bench_summary', 'write_oraclegeneral',
+           'write_lcs_csv', 'sglang_mooncake_prompt']
 
 # %% ../nbs/19_formats.ipynb #3706cde8
 def usage_observed(usage:Any, # an OpenAI `usage` object: prompt_tokens, completion_tokens, prompt_tokens_details.cached_tokens
@@ -213,6 +213,21 @@ def parse_openai_batch(o:dict, ctx:Ctx)->list[SegmentedRequest]:
         seg = Segment(semantic_type='other', rule='openai-batch-output', token_count=p, content_hash=content_hash(f"openai-batch/{cid}"))
         return [SegmentedRequest(request_id=cid, model=str(body.get('model') or 'unknown'), segments=[seg], **obs)]
     raise InputError("neither an input line (custom_id, method, url, body) nor an output line (custom_id, response, error)")
+
+# %% ../nbs/19_formats.ipynb #d06bf5f2
+def batch_observations(path, # an OpenAI Batch output file
+                      )->dict:  # custom_id -> observed fields
+    "The observed usage of every answered request of a Batch output file, by `custom_id`"
+    out, ctx = {}, None
+    for i, line in iter_lines(path):
+        if isinstance(line, InputError): raise line
+        o = loads(line, str(path), i)
+        if not isinstance(o, dict) or 'response' not in o and 'error' not in o:
+            raise InputError("not an output line (custom_id, response, error)", str(path), i)
+        try: rs = parse_openai_batch(o, ctx)
+        except InputError as e: raise InputError(e.msg, str(path), i) from None
+        for r in rs: out[r.request_id] = {k: getattr(r, k) for k in ('output_tokens', 'observed_cached_tokens', 'observed_prefill_tokens') if getattr(r, k) is not None}
+    return out
 
 # %% ../nbs/19_formats.ipynb #554a542b
 BENCH_METRICS = [f"{s}_{m}_ms" for m in ('ttft', 'tpot', 'itl', 'e2el') for s in ('mean', 'median', 'std', 'p99')]

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .models import SegmentedRequest, Segment, ChatRequest, InputError, content_hash, describe_error, parse_request
 from .inputs import check_input_file, check_output_file, check_number, is_blank, iter_lines, load_json_file, loads, read_text
 from .tokens import get_tokenizer
-from .formats import (Ctx, ChatTemplate, load_tokenizer, usage_observed, parse_sharegpt, parse_openai_batch, parse_bench,
+from .formats import (Ctx, ChatTemplate, load_tokenizer, usage_observed, parse_sharegpt, parse_openai_batch, parse_bench, batch_observations,
                                  write_oraclegeneral, write_lcs_csv)
 from .blocks import BlockTrace, build_trace, read_mooncake, mooncake_fields, request_blocks, extra_keys, hash64
 from .latency import LatencyModel
@@ -137,8 +137,10 @@ def _check_fmt(fmt, valid, what='format'):
 class TraceReader:
     "Iterator over the requests of a trace file; `.count` requests read so far, `.skipped` bad lines skipped."
     def __init__(self, path, fmt:str='native', tokenizer=None, skip_invalid:bool=False, block_size:int=512,
-                 with_text:bool=False, keep_token_ids:bool=False):
+                 with_text:bool=False, keep_token_ids:bool=False, batch_output=None):
         _check_fmt(fmt, READ_FORMATS)
+        if batch_output is not None and fmt != 'openai-batch': raise InputError("batch_output (--batch-output) goes with --format openai-batch")
+        self.batch_obs = batch_observations(batch_output) if batch_output is not None else None
         self.path, self.fmt, self.skip_invalid = check_input_file(path), fmt, skip_invalid
         check_number(block_size, 'block_size', integer=True, lo=1)
         self.block_size, self.with_text, self.keep_token_ids = block_size, with_text, keep_token_ids
@@ -161,7 +163,10 @@ class TraceReader:
         if self.fmt in ('native', 'json', 'csv', 'parquet'): return parse_native(o, src, i)
         try:
             if self.fmt == 'sharegpt': return parse_sharegpt(o, self.ctx)
-            if self.fmt == 'openai-batch': return parse_openai_batch(o, self.ctx)
+            if self.fmt == 'openai-batch':
+                rs = parse_openai_batch(o, self.ctx)
+                if self.batch_obs is None: return rs
+                return [r.model_copy(update=self.batch_obs.get(r.request_id, {})) for r in rs]
             self._run += 1
             return parse_bench(o, self.ctx, self.fmt, self._run - 1)
         except InputError as e: raise InputError(e.msg, src, i) from None
@@ -240,9 +245,10 @@ def read_requests(path,                     # a trace file
                   block_size:int=512,       # for 'mooncake': tokens per hash id
                   with_text:bool=False,     # for 'openai': keep segment texts
                   keep_token_ids:bool=False,# for 'openai': keep token ids (vLLM-exact block keys)
+                  batch_output=None,        # for 'openai-batch': the Batch output file whose usage joins the input requests by custom_id
                  )->TraceReader:
     "Stream the requests of a trace file as `SegmentedRequest`s"
-    return TraceReader(path, fmt, tokenizer, skip_invalid, block_size, with_text, keep_token_ids)
+    return TraceReader(path, fmt, tokenizer, skip_invalid, block_size, with_text, keep_token_ids, batch_output)
 
 # %% ../nbs/20_traces.ipynb #a0ea53d5
 def _tail_body(segs:list, start:int)->bytes:
@@ -364,6 +370,7 @@ def convert_trace(inp,                       # input trace file
                   with_text:bool=False,      # keep segment texts in a native output (not with `redact`)
                   note:str|None=None,        # provenance note written into every output record
                   progress:bool=False,       # a progress bar on stderr (requests read)
+                  batch_output=None,         # for 'openai-batch': the Batch output file (usage joined by custom_id)
                  )->dict:                    # {'requests', 'skipped', 'output', 'format'}
     "Convert a trace between formats, optionally anonymizing it"
     _check_fmt(from_fmt, READ_FORMATS); _check_fmt(to_fmt, WRITE_FORMATS, 'output format')
@@ -381,7 +388,7 @@ def convert_trace(inp,                       # input trace file
         n = (write_oraclegeneral if to_fmt == 'oraclegeneral' else write_lcs_csv)(t, out, overwrite)
         return dict(requests=len(t), blocks=n, skipped=t.skipped, output=str(out), format=to_fmt)
     rd = read_requests(inp, from_fmt, tokenizer, skip_invalid, bs_in, with_text=with_text,
-                       keep_token_ids=(to_fmt == 'mooncake' and not redact))
+                       keep_token_ids=(to_fmt == 'mooncake' and not redact), batch_output=batch_output)
     if progress:
         from tqdm.auto import tqdm
         rd_it = tqdm(rd, desc='convert', unit='req', file=sys.stderr, leave=False)

@@ -184,3 +184,12 @@ def test_calibrate_from_vllm_bench_cli(capsys):
                '--policies', 'lru', '--sweep', 'none', '--calibrate-from-trace', '--json') == 0
     d = json.loads(capsys.readouterr().out)
     assert abs(d['calibration']['ms_per_uncached_token'] - 0.08) < 0.002 and d['requests'] == 7
+
+def test_openai_batch_input_joined_with_output(tmp_path):
+    "--batch-output joins the output file's usage to the input requests by custom_id (the OpenAI Batch guide's two files)"
+    out = tmp_path/'t.jsonl'
+    assert run('trace', 'convert', D/'openai_batch_input.jsonl', out, '--from', 'openai-batch', '--batch-output', D/'openai_batch_output.jsonl') == 0
+    rs = list(read_requests(out))
+    assert [(r.request_id, r.output_tokens, r.observed_cached_tokens, r.observed_prefill_tokens) for r in rs] == \
+           [('request-1', 40, 0, 31), ('request-2', 52, 0, 33), ('request-3', 35, 0, 32)]
+    assert all(r.segments[0].semantic_type.value == 'system' for r in rs)    # the prompts, segmented
