@@ -4,13 +4,11 @@
 
 # %% ../nbs/06b_labelfree.ipynb #40487ed7
 from __future__ import annotations
-import heapq, math, random
-from .models import TYPE_CODE
-from .blocks import BlockRequest, BlockTrace
+import math
 from .policies import AdaptiveSemantic, register, POLICIES, DEPTH
 
 # %% auto #0
-__all__ = ['AdaptiveStructural', 'prefix_tree_trace']
+__all__ = ['AdaptiveStructural']
 
 # %% ../nbs/06b_labelfree.ipynb #3670ba4e
 @register
@@ -61,41 +59,3 @@ class AdaptiveStructural(AdaptiveSemantic):
             grp = 'last unit' if name.startswith('last') else 'seen ' + name.split('/')[2][4:].replace('2', '2+')
             a, r = g.get(grp, (0.0, 0.0)); g[grp] = (a + self.opened[i], r + self.reused[i])
         return {k: (r + self.s)/(a + 2*self.s) for k, (a, r) in sorted(g.items())}
-
-# %% ../nbs/06b_labelfree.ipynb #3784f166
-def prefix_tree_trace(n_requests:int=3000,  # requests to generate
-                      seed:int=0,           # random seed (deterministic)
-                      n_system:int=4,       # shared system prompts
-                      sys_blocks:int=4,     # units per system prompt
-                      p_continue:float=0.6, # probability a session has another turn
-                      turn_blocks:int=6,    # mean units added per turn (geometric)
-                      think:float=200.0,    # mean gap between turns of a session, in requests
-                      p_oneoff:float=0.3,   # share of requests that are one-off long documents
-                      oneoff_blocks:int=40, # mean units of a one-off document (geometric)
-                      p_partial:float=0.9,  # probability the last unit is a partial (unique) block
-                      block_size:int=16, labels:bool=False, name:str='generated')->BlockTrace:
-    "A label-free chat trace: shared system prompts, multi-turn sessions, partial tails, one-off documents"
-    rng, ids = random.Random(seed), iter(range(1, 1 << 62))
-    systems = [[next(ids) for _ in range(sys_blocks)] for _ in range(n_system)]
-    zipf = [1/(i+1) for i in range(n_system)]
-    geo = lambda m: 1 + int(rng.expovariate(1/max(1e-9, m - 1))) if m > 1 else 1
-    ev, t = [], 0.0          # heap of (time, seq, prefix units, continues?)
-    for seq in range(n_requests * 2):
-        t += rng.expovariate(1.0)
-        ev.append((t, seq, None, rng.random() < p_oneoff))
-    heapq.heapify(ev)
-    S, U, O = TYPE_CODE['system'], TYPE_CODE['user'], TYPE_CODE['other']
-    out, seq = [], n_requests * 2
-    while len(out) < n_requests:
-        t, _, prefix, oneoff = heapq.heappop(ev)
-        if prefix is None: prefix = list(rng.choices(systems, zipf)[0])
-        body = prefix + [next(ids) for _ in range(geo(oneoff_blocks if oneoff else turn_blocks))]
-        partial = rng.random() < p_partial
-        keys = body + [next(ids)] if partial else body
-        sizes = [block_size]*len(keys)
-        if partial: sizes[-1] = rng.randint(1, block_size - 1)
-        types = [(S if j < sys_blocks else U) if labels else O for j in range(len(keys))]
-        out.append(BlockRequest(keys, sizes, types, sum(sizes), t*1000, str(len(out))))
-        if not oneoff and rng.random() < p_continue:
-            seq += 1; heapq.heappush(ev, (t + rng.expovariate(1/think), seq, body, False))
-    return BlockTrace(out, block_size, 'block', 'prefix', name)

@@ -14,7 +14,7 @@ from .models import InputError
 from .latency import LatencyModel
 from .sim import simulate, compile_trace
 from .bounds import pfoo_l_upper_bound
-from .labelfree import prefix_tree_trace
+from .workloads.prefix_tree import prefix_tree_trace
 
 # %% auto #0
 __all__ = ['GENERATED_FAMILIES', 'TraceSpec', 'Job', 'footprint_tokens', 'resolve_capacity', 'run_job', 'run_jobs',

@@ -121,3 +121,6 @@ def test_core_layers():
     assert not reach('semantic_kv.policies') & {'semantic_kv.cache', 'semantic_kv.sim', 'semantic_kv.workloads', 'semantic_kv.experiments'}
     assert not reach('semantic_kv.cache') & {'semantic_kv.sim', 'semantic_kv.sweep', 'semantic_kv.workloads', 'semantic_kv.experiments'}
     assert not reach('semantic_kv.sim') & {'semantic_kv.labelfree', 'semantic_kv.workloads', 'semantic_kv.experiments'}
+    for m in [m for m in G if m == 'semantic_kv.workloads' or m.startswith('semantic_kv.workloads.')]:
+        assert not reach(m) & {'semantic_kv.sim', 'semantic_kv.cache', 'semantic_kv.policies', 'semantic_kv.sweep', 'semantic_kv.experiments'}, m
+    assert not reach('semantic_kv.labelfree') & {'semantic_kv.sim', 'semantic_kv.workloads', 'semantic_kv.sweep'}

@@ -1,6 +1,7 @@
 "Fast checks of the label-free policy and the generated prefix-tree traces."
 import semantic_kv.labelfree  # registers `adaptive_structural`
-from semantic_kv.labelfree import AdaptiveStructural, prefix_tree_trace
+from semantic_kv.labelfree import AdaptiveStructural
+from semantic_kv.workloads.prefix_tree import prefix_tree_trace
 from semantic_kv.policies import POLICIES
 from semantic_kv.sim import simulate
 
