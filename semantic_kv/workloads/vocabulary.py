@@ -17,7 +17,8 @@ __all__ = ['VOCABULARY_FILE', 'V', 'FIRST', 'LAST', 'CO_A', 'CO_B', 'CO_C', 'CIT
            'REVIEW_RULES', 'load_vocabulary']
 
 # %% ../../nbs/10b_workload_vocabulary.ipynb #3f9980d1
-VOCABULARY_FILE = Path(__file__).resolve().parent.parent.parent/'data'/'vocabulary.json' if '__file__' in globals() else data_dir()/'vocabulary.json'
+_PKG = Path(__file__).resolve().parent.parent if '__file__' in globals() else None   # a wheel ships data/ inside the package
+VOCABULARY_FILE = next((p for p in ((_PKG/'data'/'vocabulary.json', _PKG.parent/'data'/'vocabulary.json') if _PKG else ()) if p.exists()), data_dir()/'vocabulary.json')
 
 def load_vocabulary(path:Path=VOCABULARY_FILE)->dict:
     "Every word pool and sentence template of the generators, by name"
