@@ -208,7 +208,8 @@ def _directives(src:str)->tuple:
 def convert(nb_path:Path, page:Path, names:dict, host:str)->dict:
     nb = json.loads((PROC/nb_path).read_text())
     title, desc = summary(nb_path)
-    cells = [{'cell_type': 'markdown', 'metadata': {}, 'source': f"# {title}\n\n> {desc}\n" if desc else f"# {title}\n"}]
+    head = f"# {title}\n\n> {desc}\n" if desc else f"# {title}\n"
+    cells = [{'cell_type': 'markdown', 'metadata': {}, 'source': fix_markdown(head, page, names, host)}]
     for c in nb['cells']:
         src = ''.join(c['source'])
         if c['cell_type'] == 'raw': continue
@@ -362,7 +363,7 @@ def build(proc=True, keep_going=False):
             nb = convert(p, o, names, host)
             dst = docs/o.with_suffix('.ipynb'); dst.parent.mkdir(parents=True, exist_ok=True)
             dst.write_text(json.dumps(nb))
-            items.append({summary(p)[0] if p.name != 'index.ipynb' else 'Home': str(o.with_suffix('.ipynb'))})
+            items.append({summary(p)[0].replace('`', '') if p.name != 'index.ipynb' else 'Home': str(o.with_suffix('.ipynb'))})
             pages.append(o.as_posix())
         if title is None: nav += items
         else: nav.append({title: items})
