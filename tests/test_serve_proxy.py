@@ -140,3 +140,107 @@ def test_engine_queues_beyond_max_num_seqs():
             seen.add((val('vllm:num_requests_running'), val('vllm:num_requests_waiting'))); time.sleep(0.02)
         for t in ts: t.join()
     assert (1.0, 1.0) in seen                      # one running, one waiting for a slot
+
+class FlakyUpstream:
+    """A raw-socket HTTP/1.1 upstream on loopback that always advertises keep-alive. `plan(n)` is what the n-th request
+    on a connection gets: 'ok'; 'fin' (read, then closed with no response: an idle close crossing the request);
+    'rst' (reset with no response); 'cut' (a response head and part of the body, then closed)."""
+    def __init__(self, plan):
+        import socket, threading
+        self.plan, self.seen, self.conns, self.threads = plan, [], [], []
+        self.sock = socket.create_server(('127.0.0.1', 0))
+        self.url = f'http://127.0.0.1:{self.sock.getsockname()[1]}'
+        t = threading.Thread(target=self._accept, daemon=True); t.start(); self.threads.append(t)
+    def _accept(self):
+        import threading
+        while True:
+            try: c, _ = self.sock.accept()
+            except OSError: return                                           # closed by stop()
+            self.conns.append(c)
+            t = threading.Thread(target=self._serve, args=(c, len(self.conns) - 1), daemon=True); t.start(); self.threads.append(t)
+    def _serve(self, c, ci):
+        import socket, struct
+        buf, n = b'', 0
+        try:
+            while True:
+                while b'\r\n\r\n' not in buf:
+                    d = c.recv(65536)
+                    if not d: return
+                    buf += d
+                action = self.plan(n)
+                if action == 'rst':
+                    self.seen.append((ci, n, action, None))
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0)); return
+                head, buf = buf.split(b'\r\n\r\n', 1)
+                size = int(next(l.split(b':')[1] for l in head.split(b'\r\n') if l.lower().startswith(b'content-length')))
+                while len(buf) < size: buf += c.recv(65536)
+                body, buf = json.loads(buf[:size]), buf[size:]
+                self.seen.append((ci, n, action, body.get('stream', False)))
+                if action == 'fin': return
+                rid = f'cmpl-{ci}-{n}'
+                if body.get('stream'):
+                    evs = [{'id': rid, 'choices': [{'index': 0, 'delta': {'content': 'hi'}}]},
+                           {'id': rid, 'choices': [], 'usage': {'prompt_tokens': 5, 'completion_tokens': 1, 'total_tokens': 6}}]
+                    out, ctype = b''.join(b'data: ' + json.dumps(e).encode() + b'\n\n' for e in evs) + b'data: [DONE]\n\n', b'text/event-stream'
+                else:
+                    out, ctype = json.dumps({'id': rid, 'object': 'chat.completion', 'choices': [{'index': 0, 'message': {'role': 'assistant', 'content': 'hi'},
+                                             'finish_reason': 'stop'}], 'usage': {'prompt_tokens': 5, 'completion_tokens': 1, 'total_tokens': 6}}).encode(), b'application/json'
+                hdr = b'HTTP/1.1 200 OK\r\ncontent-type: %s\r\ncontent-length: %d\r\nconnection: keep-alive\r\n\r\n' % (ctype, len(out))
+                if action == 'cut': c.sendall(hdr + out[:len(out) // 2]); return
+                c.sendall(hdr + out); n += 1
+        except OSError: return
+        finally: c.close()
+    def stop(self):
+        import socket
+        for c in (self.sock, *self.conns):                                   # shutdown wakes the threads blocked in accept/recv
+            try: c.shutdown(socket.SHUT_RDWR)
+            except OSError: pass
+        self.sock.close()
+        for t in self.threads: t.join(5)
+        assert not any(t.is_alive() for t in self.threads)
+    def __enter__(self): return self
+    def __exit__(self, *a): self.stop()
+
+def _ask(url, stream):
+    body = {'model': 'm', 'messages': MSGS, 'max_tokens': 1, 'stream': stream}
+    if not stream:
+        r = httpx.post(url + '/v1/chat/completions', json=body, timeout=10)
+        return r.status_code, (r.json()['id'] if r.status_code == 200 else r.json()['error']['message'])
+    with httpx.stream('POST', url + '/v1/chat/completions', json=body, timeout=10) as r:
+        text = b''.join(r.iter_raw())
+    assert b'usage' not in text and (r.status_code != 200 or text.endswith(b'data: [DONE]\n\n'))   # the added usage chunk is gone
+    return r.status_code, json.loads(text.split(b'\n\n')[0][6:])['id'] if r.status_code == 200 else text
+
+@pytest.mark.parametrize('mode', ['fin', 'rst'])
+def test_stale_pooled_connection_is_retried_once_and_recorded_once(tmp_path, mode):
+    "Each connection answers one request; the next request on it finds the connection closed (or reset) by the upstream"
+    with FlakyUpstream(lambda n: 'ok' if n == 0 else mode) as up:
+        p = Proxy(ProxyConfig(up.url, trace_dir=tmp_path/'t.jsonl', redact=False, keepalive_s=60))   # long keep-alive: reuse does not hang on timing
+        with Server(p) as s:
+            got = [_ask(s.url, stream) for stream in (False, True, False, False)]  # new, stale (stream), new, stale (not stream)
+        seen = list(up.seen)
+    assert [g[0] for g in got] == [200] * 4, got
+    assert [(ci, n, a) for ci, n, a, _ in seen] == [(0, 0, 'ok'), (0, 1, mode), (1, 0, 'ok'), (2, 0, 'ok'), (2, 1, mode), (3, 0, 'ok')]
+    assert p.counts['retries'] == 2 and p.counts['upstream_errors'] == 0
+    recs = records(p)
+    assert len(recs) == 4 and [r['request_id'] for r in recs] == [g[1] for g in got] == ['cmpl-0-0', 'cmpl-1-0', 'cmpl-2-0', 'cmpl-3-0']
+    assert all(r['note'] == 'status 200' and r['output_tokens'] == 1 for r in recs), recs
+
+def test_no_retry_when_the_upstream_received_the_request(tmp_path):
+    "A new connection dropped with no response, or a response cut short: one attempt, a 502 (or a broken stream), one record"
+    with FlakyUpstream(lambda n: 'fin') as up:
+        p = Proxy(ProxyConfig(up.url, trace_dir=tmp_path/'fin.jsonl'))
+        with Server(p) as s: status, msg = _ask(s.url, False)
+        assert status == 502 and msg.startswith('upstream dropped the connection') and len(up.seen) == 1 and p.counts['retries'] == 0
+    assert len(records(p)) == 1
+    with FlakyUpstream(lambda n: 'ok' if n == 0 else 'cut') as up:
+        p = Proxy(ProxyConfig(up.url, trace_dir=tmp_path/'cut.jsonl', keepalive_s=60))
+        with Server(p) as s:
+            assert _ask(s.url, False)[0] == 200
+            assert _ask(s.url, False)[0] == 502                                     # reused connection, response cut: not resent
+            assert _ask(s.url, False)[0] == 200
+            with pytest.raises(httpx.HTTPError): _ask(s.url, True)                    # a stream cut short stays broken
+        assert [(ci, n, a) for ci, n, a, _ in up.seen] == [(0, 0, 'ok'), (0, 1, 'cut'), (1, 0, 'ok'), (1, 1, 'cut')]
+        assert p.counts['retries'] == 0 and p.counts['upstream_errors'] == 2
+    recs = records(p)
+    assert len(recs) == 4 and [r['note'][:10] for r in recs] == ['status 200', 'status 502'] * 2

@@ -28,12 +28,14 @@ class ProxyConfig:
                  timeout_s:float=600.0,              # upstream timeout (connect, and between bytes) -> 504
                  max_body_bytes:int=32*1024*1024,    # larger request bodies -> 413
                  salt:str|None=None,                 # secret salt for redaction hashes
-                 tokenizer=None):                    # segmentation tokenizer name (default cl100k_base)
+                 tokenizer=None,                     # segmentation tokenizer name (default cl100k_base)
+                 keepalive_s:float=1.5):             # idle pooled upstream connections are closed after this; 0: no pooling
         if not upstream or not re.match(r'^https?://', upstream): raise InputError(f"upstream: expected an http(s):// base URL, got {upstream!r}")
         if timeout_s <= 0: raise InputError(f"timeout: must be > 0, got {timeout_s}")
+        if keepalive_s < 0: raise InputError(f"keepalive: must be >= 0, got {keepalive_s}")
         self.upstream = upstream.rstrip('/').removesuffix('/v1')
         self.trace_dir, self.redact, self.timeout_s, self.max_body_bytes = trace_dir, redact, timeout_s, max_body_bytes
-        self.salt, self.tokenizer = salt, tokenizer
+        self.salt, self.tokenizer, self.keepalive_s = salt, tokenizer, keepalive_s
 
     @classmethod
     def from_env(cls, env=None)->'ProxyConfig':
@@ -46,7 +48,7 @@ class ProxyConfig:
             except ValueError: raise InputError(f"{k}: expected a number, got {e.get(k)!r}") from None
         return cls(up, e.get('SEMANTICKV_TRACE_OUTPUT_DIR') or None, _flag(e.get('SEMANTICKV_REDACT_TEXT'), True, 'SEMANTICKV_REDACT_TEXT'),
                    num('SEMANTICKV_PROXY_TIMEOUT_SECONDS', 600.0), num('SEMANTICKV_MAX_BODY_BYTES', 32*1024*1024, int),
-                   e.get('SEMANTICKV_REDACT_SALT') or None)
+                   e.get('SEMANTICKV_REDACT_SALT') or None, keepalive_s=num('SEMANTICKV_PROXY_KEEPALIVE_SECONDS', 1.5))
 
 # %% ../../nbs/serve/32_proxy.ipynb #32proxy009
 _EV_END = re.compile(rb'\r?\n\r?\n')
@@ -88,6 +90,18 @@ def openai_error(status:int, message:str, type_:str='invalid_request_error', cod
     "An error body in OpenAI's shape"
     return json.dumps({'error': {'message': message, 'type': type_, 'param': None, 'code': code}}).encode()
 
+async def _on_reuse(session, ctx, params):
+    "aiohttp trace hook: the request got a pooled connection"
+    if isinstance(ctx.trace_request_ctx, dict): ctx.trace_request_ctx['reused'] = True
+
+def _stale(e:BaseException)->bool:
+    "Did the upstream close the connection before any response arrived (what an idle-closed pooled connection does)?"
+    import aiohttp, errno
+    if isinstance(e, aiohttp.ServerDisconnectedError): return isinstance(e.message, str)   # else a response head was parsed
+    if isinstance(e, aiohttp.ClientConnectorError): return False
+    return isinstance(e, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)) or \
+           getattr(e, 'errno', None) in (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED)
+
 async def _send_bytes(send, status:int, body:bytes, ctype:bytes=b'application/json', headers=()):
     await send({'type': 'http.response.start', 'status': status,
                 'headers': [(b'content-type', ctype), (b'content-length', str(len(body)).encode()), *headers]})
@@ -98,22 +112,41 @@ class Proxy:
     def __init__(self, cfg:ProxyConfig, writer:TraceWriter|None=None):
         self.cfg = cfg
         self.writer = writer or (ProcessTraceWriter(cfg.trace_dir, cfg.redact, cfg.tokenizer, cfg.salt) if cfg.trace_dir else None)
-        self._session, self._metrics = None, None
-        self.counts = dict(requests=0, errors=0, upstream_errors=0)
+        self._session, self._fresh, self._metrics = None, None, None
+        self.counts = dict(requests=0, errors=0, upstream_errors=0, retries=0)
 
     # ----- lifecycle
-    async def _client(self):
-        if self._session is None or self._session.closed:
-            import aiohttp
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=4, enable_cleanup_closed=True),   # below uvicorn's 5 s idle close
-                timeout=aiohttp.ClientTimeout(total=None, connect=self.cfg.timeout_s, sock_read=self.cfg.timeout_s),
-                auto_decompress=False, skip_auto_headers=('User-Agent', 'Accept-Encoding'))
+    def _new_session(self, keepalive_s:float):
+        import aiohttp
+        tc = aiohttp.TraceConfig(); tc.on_connection_reuseconn.append(_on_reuse)
+        conn = (aiohttp.TCPConnector(limit=0, keepalive_timeout=keepalive_s, enable_cleanup_closed=True) if keepalive_s > 0
+                else aiohttp.TCPConnector(limit=0, force_close=True))
+        return aiohttp.ClientSession(connector=conn, trace_configs=[tc],
+            timeout=aiohttp.ClientTimeout(total=None, connect=self.cfg.timeout_s, sock_read=self.cfg.timeout_s),
+            auto_decompress=False, skip_auto_headers=('User-Agent', 'Accept-Encoding'))
+
+    async def _client(self, fresh:bool=False):
+        "The pooled session, or (`fresh`) the unpooled one retries use"
+        if fresh:
+            if self._fresh is None or self._fresh.closed: self._fresh = self._new_session(0)
+            return self._fresh
+        if self._session is None or self._session.closed: self._session = self._new_session(self.cfg.keepalive_s)
         return self._session
+
+    async def _post(self, url:str, raw:bytes, fwd:list):
+        "POST upstream; a stale pooled connection (closed before any response arrived) is retried once on a new one"
+        import aiohttp
+        tctx = {'reused': False}
+        try: return await (await self._client()).post(url, data=raw, headers=fwd, trace_request_ctx=tctx)
+        except aiohttp.ClientConnectionError as e:
+            if not (tctx['reused'] and _stale(e)): raise
+        self.counts['retries'] += 1; self.metrics()['retries'].inc()
+        return await (await self._client(fresh=True)).post(url, data=raw, headers=fwd)
 
     async def aclose(self):
         "Close the upstream client and flush the trace (graceful shutdown)"
-        if self._session is not None: await self._session.close()
+        for s in (self._session, self._fresh):
+            if s is not None: await s.close()
         if self.writer is not None: await asyncio.get_running_loop().run_in_executor(None, self.writer.close)
 
     async def _lifespan(self, receive, send):
@@ -131,6 +164,7 @@ class Proxy:
                 requests=Counter('semantickv_proxy_requests', 'Requests forwarded, by path and status', ['path', 'status'], registry=r),
                 ttft=Histogram('semantickv_proxy_ttft_seconds', 'Time to first token seen by the proxy', registry=r,
                                buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30)),
+                retries=Counter('semantickv_proxy_upstream_retries', 'Requests resent on a new connection after a stale pooled one failed', registry=r),
                 records=Gauge('semantickv_proxy_trace_records_written', 'Trace records written', registry=r),
                 dropped=Gauge('semantickv_proxy_trace_records_dropped', 'Trace records dropped (queue full or disk error)', registry=r))
         return self._metrics
@@ -217,8 +251,7 @@ class Proxy:
         if not any(k.lower() == 'content-type' for k, _ in fwd): fwd.append(('content-type', 'application/json'))
         status, usage, ttft, rid, started = 502, None, None, None, False
         try:
-            s = await self._client()
-            async with s.post(self.cfg.upstream + path, data=raw, headers=fwd) as r:
+            async with await self._post(self.cfg.upstream + path, raw, fwd) as r:
                 status = r.status
                 hdrs = [(k.lower().encode('latin-1'), v.encode('latin-1')) for k, v in r.headers.items() if k.lower() not in _RESP_DROP]
                 if status == 200 and r.content_type == 'text/event-stream':
