@@ -732,9 +732,9 @@ def canonical_json(obj)->str:
 
 def _tool_call_text(tc)->str:
     args = tc.function.arguments
-    try: args = json.loads(args) if args else {}
-    except ValueError: pass
-    return canonical_json({'name': tc.function.name, 'arguments': args})
+    try: return canonical_json({'name': tc.function.name, 'arguments': json.loads(args) if args else {}})
+    except (ValueError, RecursionError):   # not JSON, or nested too deep to parse: the arguments as sent
+        return canonical_json({'name': tc.function.name, 'arguments': args})
 
 def _message_units(m:Message, i:int)->list[tuple[str, Optional[SemanticType]]]:
     "(text, metadata override) for each text unit of message `i`"

@@ -259,9 +259,6 @@ def test_fuzz_workload_config(tmp_path, field):
     case()
 
 
-@pytest.mark.xfail(strict=True, raises=RecursionError,
-                   reason="known defect: the segmenter's canonical form of tool-call arguments (semantic_kv.segment._tool_call_text) catches "
-                          "ValueError but not RecursionError; arguments nested ~1,000 levels deep are a valid string and must be counted")
 def test_deeply_nested_tool_arguments_are_counted(tmp_path):
     p = tmp_path/'r.jsonl'
     p.write_text(json.dumps({'messages': [{'role': 'user', 'content': '[' * 5000 + ']' * 5000},      # message text: counted
