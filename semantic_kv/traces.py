@@ -19,6 +19,7 @@ from .latency import LatencyModel
 from .segment import segment_request
 from .sim import simulate
 from . import workloads as W
+from .workloads.assembly import zipf_pick
 
 # %% auto #0
 __all__ = ['FORMAT_VERSION', 'READ_FORMATS', 'WRITE_FORMATS', 'TEXT_FORMATS', 'OBSERVED', 'EXAMPLE_NOTE', 'EXAMPLE_LATENCY',
@@ -459,7 +460,7 @@ def _rag_sessions(seed:int=0, n:int=120, tok=None)->list[dict]:
     while len(calls) < n + 20:
         t += rng.expovariate(0.4); s += 1
         tenant = rng.choice(tenants); app = apps[tenants.index(tenant) % 2]
-        ctx = ''.join(f"[doc {k+1}]\n{docs[j]}\n\n" for k, j in enumerate(W.zipf_pick(rng, len(docs), rng.randint(1, 2), 1.1)))
+        ctx = ''.join(f"[doc {k+1}]\n{docs[j]}\n\n" for k, j in enumerate(zipf_pick(rng, len(docs), rng.randint(1, 2), 1.1)))
         msgs = [dict(role='system', content=app['system']), dict(role='user', content=app['template'] + ctx + "### Question\n" + W.question(rng, (15, 40)))]
         ts = t
         for turn in range(rng.randint(1, 4)):
