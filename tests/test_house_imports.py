@@ -57,7 +57,7 @@ def find_cycle(G):
 
 # Cycles made of late (function-level) imports that are known and waiting for their code to move; each must also
 # be reported where the work is tracked. An unknown cycle, or a known one that gains a module-level edge, fails.
-KNOWN_LATE_CYCLES = {frozenset({'semantic_kv.experiments', 'semantic_kv.reports'})}   # reports' write-up helpers call the runner
+KNOWN_LATE_CYCLES = set()   # none today; a late-import cycle waiting for its code to move would be listed here
 
 
 def all_cycles(G):
