@@ -374,7 +374,8 @@ class Fleet:
         if kind == 'sglang':
             port = free_port()
             p = subprocess.Popen([sys.executable, '-m', 'sglang_router.launch_router', '--worker-urls', *self.urls,
-                                  '--policy', policy, '--host', '127.0.0.1', '--port', str(port), '--log-level', 'error'],
+                                  '--policy', policy, '--host', '127.0.0.1', '--port', str(port), '--log-level', 'error',
+                                  '--prometheus-host', '127.0.0.1', '--prometheus-port', str(free_port())],   # not its fixed default 29000
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             self.routers.append(p)
             url = f'http://127.0.0.1:{port}'
