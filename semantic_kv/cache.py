@@ -5,6 +5,7 @@
 # %% ../nbs/05b_cache.ipynb #a5a037ca
 from __future__ import annotations
 import heapq
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Hashable, Optional, Sequence, Union
 from .models import SEMANTIC_TYPES, TYPE_CODE, InputError
@@ -14,7 +15,8 @@ from fastcore.basics import patch
 from .policies import Policy, make_policy
 
 # %% auto #0
-__all__ = ['INF', 'MatchResult', 'Handle', 'CacheStats', 'PrefixCache', 'next_uses', 'replay', 'eviction_order']
+__all__ = ['INF', 'FREE', 'MatchResult', 'Handle', 'CacheStats', 'PrefixCache', 'default_history', 'next_uses', 'replay',
+           'eviction_order']
 
 # %% ../nbs/05b_cache.ipynb #727344ec
 INF = float('inf')
@@ -56,6 +58,8 @@ class CacheStats:
     regret_by_type: list = field(default_factory=_per_type)
 
 # %% ../nbs/05b_cache.ipynb #833e74b1
+FREE = -2   # `parent` of a free id
+
 class PrefixCache:
     "A prefix cache of KV blocks under a token capacity: match, lock, admit under a policy, release, events."
     def __init__(self, capacity_tokens:int,          # memory for cached blocks, in tokens
@@ -65,22 +69,28 @@ class PrefixCache:
                  latency:Optional[LatencyModel]=None, # recompute cost model, readable by policies (GDSF)
                  keep_events:bool=True,               # collect events in `events` (drain them with `take_events`)
                  on_event:Optional[Callable]=None,    # also call `on_event(event)` for every event
+                 history:Optional[float]=None,        # uncached units remembered (regret, learned per-unit history); None: `default_history`; `INF`: all (offline replays)
                 ):
         if charge not in ('block', 'size'): raise InputError(f"charge: expected 'block' or 'size', got {charge!r}")
         if int(capacity_tokens) < 0: raise InputError(f"capacity_tokens: must be >= 0, got {capacity_tokens}")
         if int(block_size) < 1: raise InputError(f"block_size: must be >= 1, got {block_size}")
+        if history is not None and not history >= 0: raise InputError(f"history: must be >= 0, got {history}")
         self.capacity, self.block_size, self.charge_mode = int(capacity_tokens), int(block_size), charge
+        self.history = default_history(self.capacity // self.block_size) if history is None else history
         self.latency, self.keep_events = latency or LatencyModel(), keep_events
         self.subscribers = [on_event] if on_event else []
         self.policy = make_policy(policy)
         self._init_state()
         self.policy.bind(self)
+        self._forget = None if type(self.policy).forget is Policy.forget else self.policy.forget
 
     def _init_state(self):
-        # identity and static attributes, per unit id n
-        self.ids = {}          # key -> n, for every key ever seen by `start` (ids are never reused)
-        self.keys = []         # n -> key
-        self.parent = []       # n -> parent id (-1 for a root); fixed: keys chain their parent
+        # identity: dense unit ids, recycled once forgotten (see "Forgetting"); per-unit lists are indexed by id
+        self.ids = {}          # key -> n for every live unit. A live unit is cached, in `gone`, or expired (below)
+        self.keys = []         # n -> key (None: a free id)
+        self.parent = []       # n -> parent id (-1: a root; FREE: a free id); fixed while n lives: keys chain their parent
+        self.kids = []         # n -> live ids whose parent is n. Only ids with none are freed: a live id's parent lives
+        self.free = []         # free ids, taken (last in, first out) for new keys before the lists grow
         self.charge = []       # n -> tokens of memory it takes while cached
         # the policy's read-only view (see `PolicyView`)
         self.size, self.typ, self.depth, self.pos = [], [], [], []   # tokens, type code, depth in units, token offset
@@ -94,20 +104,35 @@ class PrefixCache:
         self.nchild = []       # number of cached children of n (0: n is a leaf). Only leaves are evicted
         self.ref = []          # in-flight requests holding n. ref[n] <= ref[parent[n]]; ref[n] > 0: never evicted
         self.evicted = bytearray()  # 1 iff n was evicted and not requested since (its next miss is regret)
-        self.ver = []          # version of n's heap entry: an entry with another version is stale (lazy deletion)
-        self.heap = []         # (key, version, n) of evictable-leaf candidates; stale entries skipped on pop
+        self.ver = []          # version of n's heap entry: an entry with another version is stale (lazy deletion); never reset
+        self.heap = []         # (key, version, n) of evictable-leaf candidates; stale entries skipped on pop, dropped when
+                               # stale ones outnumber current ones (at most one entry per unit is current)
         self.used = 0          # tokens charged by cached units. Invariant: used == sum of their charge <= capacity
         self.n_cached = 0      # number of cached units
+        # forgetting: uncached units, oldest first, by the time they left the cache (evicted, rejected, reset)
+        self.gone = deque()    # (n, stamp); an entry is current iff rec[n] == stamp
+        self.rec = []          # n -> stamp of its current entry in `gone` (0: none; a cached unit has none)
+        self.n_gone = 0        # current entries. Invariant: n_gone == count of rec > 0 <= history (after `_trim`)
+        self.stamp = 0         # last stamp given
+        self.exp = bytearray() # 1 iff n left `gone` uncached but lives: it has live child ids, or the policy remembers it
+        self.pinned = []       # expired ids the policy remembered when last asked; asked again by `_trim` (amortized)
+        self._ask_at = 64      # length of `pinned` that triggers the next round of asking
         self.stats = CacheStats()
         self.events = []       # ('stored', key, parent_key, size, type) and ('removed', key), in order
 
     @property
-    def n_nodes(self)->int: return len(self.keys)
+    def n_nodes(self)->int: return len(self.keys)   # ids (live and free): the length of every per-unit list
+    @property
+    def n_live(self)->int: return len(self.ids)     # live units: cached + in `gone` + expired
     @property
     def usage(self)->int: return self.used
     def __len__(self): return self.n_cached
     def __contains__(self, key): n = self.ids.get(key); return n is not None and bool(self.cached[n])
     def __repr__(self): return f"PrefixCache({self.n_cached} blocks, {self.used}/{self.capacity} tokens, policy={self.policy.name})"
+
+def default_history(capacity_blocks:int)->int:
+    "Uncached units a `PrefixCache` remembers by default: twice its capacity in blocks, at least 1,024"
+    return max(1024, 2*capacity_blocks)
 
 # %% ../nbs/05b_cache.ipynb #90cb214b
 @patch
@@ -140,24 +165,50 @@ def match(self:PrefixCache, keys:Sequence[Hashable])->MatchResult:
 # %% ../nbs/05b_cache.ipynb #c0ed7ff5
 @patch
 def _intern(self:PrefixCache, keys, sizes, types)->list:
-    "Unit ids of `keys` (new ids for new keys), in prompt order"
-    ids, parent, out, p, off, B = self.ids, self.parent, [], -1, 0, self.block_size
-    for j, k in enumerate(keys):
-        n = ids.get(k)
-        if n is None:
-            n = ids[k] = len(self.keys)
-            s = B if sizes is None else int(sizes[j])
-            ty = TYPE_CODE['other'] if types is None else types[j]
-            ty = TYPE_CODE[ty] if isinstance(ty, str) else int(ty)
-            self.keys.append(k); parent.append(p); self.size.append(s); self.typ.append(ty); self.depth.append(j)
-            self.pos.append(off); self.charge.append(B if self.charge_mode == 'block' else s)
-            self.last.append(-1); self.created.append(-1); self.hits.append(0)
-            if self.nu is not None: self.nu.append(INF)
-            self.cached.append(0); self.evicted.append(0); self.nchild.append(0); self.ref.append(0); self.ver.append(0)
-        elif parent[n] != p:
-            raise InputError(f"block {j}: key {k!r} was seen after a different parent: keys do not form a prefix tree")
-        out.append(n); p = n; off += self.size[n]
-    return out
+    "Unit ids of `keys`, in prompt order (validated first: nothing changes on bad input); new keys get free ids"
+    ids, parent = self.ids, self.parent
+    nodes = list(map(ids.get, keys))
+    L = len(nodes)
+    try: j = nodes.index(None)                      # new keys: a suffix (a known key chains a known parent)
+    except ValueError: j = L
+    if j and (parent[nodes[0]] != -1 or list(map(parent.__getitem__, nodes[1:j])) != nodes[:j-1]) or nodes.count(None) != L - j:
+        p = -1
+        for i, n in enumerate(nodes):
+            if n is not None and parent[n] != p: break
+            p = n
+        raise InputError(f"block {i}: key {keys[i]!r} was seen after a different parent: keys do not form a prefix tree")
+    if j == L: return nodes
+    if len(set(keys[j:])) != L - j: raise InputError("keys: a key repeats within the request: keys do not form a prefix tree")
+    B, free, size, tc, kids, ks = self.block_size, self.free, self.size, TYPE_CODE, self.kids, self.keys
+    typ, depth, pos, charge, last, created, hits, nu, fg = self.typ, self.depth, self.pos, self.charge, self.last, self.created, self.hits, self.nu, self._forget
+    blk = self.charge_mode == 'block'
+    p = nodes[j-1] if j else -1
+    off = sum(map(size.__getitem__, nodes[:j])) if j else 0
+    oth = tc['other']
+    for i in range(j, L):
+        if not free: self._grow()
+        n = free.pop(); k = keys[i]
+        s = B if sizes is None else int(sizes[i])
+        ty = oth if types is None else types[i]
+        if ty.__class__ is not int: ty = tc[ty] if isinstance(ty, str) else int(ty)
+        ids[k] = n; ks[n] = k; parent[n] = p; size[n] = s; typ[n] = ty; depth[n] = i; pos[n] = off
+        charge[n] = B if blk else s; last[n] = created[n] = -1; hits[n] = 0
+        if nu is not None: nu[n] = INF
+        if p >= 0: kids[p] += 1
+        if fg is not None: fg(n)
+        nodes[i] = p = n; off += s
+    return nodes
+
+@patch
+def _grow(self:PrefixCache):
+    "Add free ids (by half the current number, at least 256); the policy sizes its per-unit state with `grow`"
+    N = len(self.keys); d = max(256, N // 2)
+    for a in (self.charge, self.size, self.typ, self.depth, self.pos, self.nchild, self.ref, self.ver, self.kids, self.rec, self.hits): a.extend([0]*d)
+    self.keys.extend([None]*d); self.parent.extend([FREE]*d); self.last.extend([-1]*d); self.created.extend([-1]*d)
+    if self.nu is not None: self.nu.extend([INF]*d)
+    for a in (self.cached, self.evicted, self.exp): a.extend(bytes(d))
+    self.free.extend(range(N + d - 1, N - 1, -1))  # the lowest id is taken first: a cache that never forgets numbers keys in order
+    self.policy.grow(N + d)
 
 # %% ../nbs/05b_cache.ipynb #8205fe35
 @patch
@@ -174,7 +225,7 @@ def _victim(self:PrefixCache, held:list):
 
 @patch
 def _evict(self:PrefixCache, e:tuple, h:Handle):
-    "Remove the leaf of heap entry `e`; its parent may become a candidate leaf"
+    "Remove the leaf of heap entry `e`; its parent may become a candidate leaf; it joins `gone`"
     v, pol = e[2], self.policy
     self.cached[v] = 0; self.evicted[v] = 1; self.used -= self.charge[v]; self.n_cached -= 1
     st = self.stats; st.evictions += 1; st.evictions_by_type[self.typ[v]] += 1
@@ -183,8 +234,10 @@ def _evict(self:PrefixCache, e:tuple, h:Handle):
         self.nchild[p] -= 1
         if not self.nchild[p]: self._push(p)
     pol.on_evict(v, e[0])
-    h.evicted.append(self.keys[v])
-    self._emit(('removed', self.keys[v]))
+    k = self.keys[v]
+    h.evicted.append(k)
+    if self.keep_events or self.subscribers: self._emit(('removed', k))
+    self.stamp = s = self.stamp + 1; self.rec[v] = s; self.gone.append((v, s)); self.n_gone += 1
 
 @patch
 def _push(self:PrefixCache, n:int):
@@ -212,69 +265,92 @@ def start(self:PrefixCache,
     if types is not None and len(types) != len(keys): raise InputError(f"types: {len(types)} values for {len(keys)} keys")
     t = self.t + 1 if t is None else t
     if t < self.t: raise InputError(f"t: logical time must not go back ({t} < {self.t})")
-    n0 = self.n_nodes
-    nodes = self._intern(keys, sizes, types)
     pol, st = self.policy, self.stats
-    if self.n_nodes > n0: pol.grow(self.n_nodes)
+    if self.nu is not None and (next_use is None or len(next_use) != len(keys)):
+        raise InputError(f"next_use: policy {pol.name!r} needs the next use of every block")
+    if self.n_gone > self.history or len(self.pinned) > self._ask_at or len(self.heap) > 2*self.n_cached + 64: self._trim()
+    nodes = self._intern(keys, sizes, types)
     self.t = t
     if self.nu is not None:
-        if next_use is None or len(next_use) != len(keys): raise InputError(f"next_use: policy {pol.name!r} needs the next use of every block")
-        for n, x in zip(nodes, next_use): self.nu[n] = x
-    cached, evicted, typ, size, ref = self.cached, self.evicted, self.typ, self.size, self.ref
+        nu = self.nu
+        for n, x in zip(nodes, next_use): nu[n] = x
     # lookup: the longest cached prefix
-    k = 0
-    for n in nodes:
-        if not cached[n]: break
-        k += 1
+    k = bytes(map(self.cached.__getitem__, nodes)).find(0)
+    if k < 0: k = len(nodes)
     hit, missed = nodes[:k], nodes[k:]
-    regret = [n for n in missed if evicted[n]]
-    for n in regret: st.regret_by_type[typ[n]] += 1; evicted[n] = 0
-    st.regret += len(regret); st.requests += 1; st.blocks += len(nodes)
+    regret = []
+    if missed:
+        evicted = self.evicted
+        regret = [n for n in missed if evicted[n]]
+        if regret:
+            rt, typ = st.regret_by_type, self.typ
+            for n in regret: rt[typ[n]] += 1; evicted[n] = 0
+            st.regret += len(regret)
+    st.requests += 1; st.blocks += len(nodes)
     pol.observe(hit, missed, regret)
     h = Handle(t, list(hit))
-    for n in hit:
-        self.last[n] = t; self.hits[n] += 1; ref[n] += 1; h.hit_tokens += size[n]
-        st.hit_blocks_by_type[typ[n]] += 1; st.hit_tokens_by_type[typ[n]] += size[n]
-    h.hit_blocks = k; st.hit_blocks += k; st.hit_tokens += h.hit_tokens
-    self._admit(missed, h)
+    if k:
+        last, hits, ref, size, typ = self.last, self.hits, self.ref, self.size, self.typ
+        for n in hit: last[n] = t; hits[n] += 1; ref[n] += 1
+        tys = list(map(typ.__getitem__, hit)); szs = list(map(size.__getitem__, hit))
+        h.hit_tokens = tok = sum(szs)
+        hb, ht = st.hit_blocks_by_type, st.hit_tokens_by_type
+        if szs.count(szs[0]) == k:                   # equal sizes (every block full): count per type
+            s0 = szs[0]
+            for ty in set(tys): c = tys.count(ty); hb[ty] += c; ht[ty] += c*s0
+        else:
+            for ty, s in zip(tys, szs): hb[ty] += 1; ht[ty] += s
+        h.hit_blocks = k; st.hit_blocks += k; st.hit_tokens += tok
+    if missed: self._admit(missed, h)
+    elif k and not self.nchild[hit[-1]]: self._push(hit[-1])
     return h
 
 @patch
 def _admit(self:PrefixCache, missed:list, h:Handle):
     "Store `missed` in prompt order, evicting unlocked leaves; stop at the first block that cannot be stored"
-    pol, cap, charge, held = self.policy, self.capacity, self.charge, []
-    leaf = h.nodes[-1] if h.nodes else -1
-    for j, n in enumerate(missed):
+    pol, cap, charge, held, st = self.policy, self.capacity, self.charge, [], self.stats
+    cached, last, created, hits, ref, parent, nchild, rec, exp = self.cached, self.last, self.created, self.hits, self.ref, self.parent, self.nchild, self.rec, self.exp
+    emit, t, nodes, keys = self.keep_events or self.subscribers, h.t, h.nodes, self.keys
+    leaf = nodes[-1] if nodes else -1
+    j = 0
+    for n in missed:
         s = charge[n]
-        while self.used + s > cap:
-            e = self._victim(held) if s <= cap else None
-            if e is None or not pol.admit(n, e[2]):
-                if e is not None: held.append(e)
-                h.rejected = len(missed) - j; self.stats.rejected += h.rejected
-                break
-            self._evict(e, h)
-        if h.rejected: break
-        self._store(n, h)
-        leaf = n
+        if self.used + s > cap:
+            while self.used + s > cap:
+                e = self._victim(held) if s <= cap else None
+                if e is None or not pol.admit(n, e[2]):
+                    if e is not None: held.append(e)
+                    break
+                self._evict(e, h)
+            if self.used + s > cap: break
+        # store n, locked by h
+        cached[n] = 1; self.used += s; self.n_cached += 1
+        last[n] = created[n] = t; hits[n] = 0; ref[n] += 1
+        if rec[n]: rec[n] = 0; self.n_gone -= 1
+        exp[n] = 0
+        p = parent[n]
+        if p >= 0: nchild[p] += 1
+        nodes.append(n)
+        if emit: self._emit(('stored', keys[n], keys[p] if p >= 0 else None, self.size[n], SEMANTIC_TYPES[self.typ[n]]))
+        leaf = n; j += 1
+    h.admitted = [keys[n] for n in missed[:j]]
+    if j < len(missed):
+        h.rejected = r = len(missed) - j; st.rejected += r
+        gone, s = self.gone, self.stamp
+        for n in reversed(missed[j:]):              # deepest first: children leave `gone` before their parents
+            if rec[n]: self.n_gone -= 1
+            s += 1; rec[n] = s; gone.append((n, s)); exp[n] = 0
+        self.stamp = s; self.n_gone += r
     for e in held: heapq.heappush(self.heap, e)
-    if leaf >= 0 and not self.nchild[leaf]: self._push(leaf)
-
-@patch
-def _store(self:PrefixCache, n:int, h:Handle):
-    "Put `n` in the cache, locked by `h`"
-    self.cached[n] = 1; self.used += self.charge[n]; self.n_cached += 1
-    self.last[n] = self.created[n] = h.t; self.hits[n] = 0; self.ref[n] += 1
-    p = self.parent[n]
-    if p >= 0: self.nchild[p] += 1
-    h.nodes.append(n); h.admitted.append(self.keys[n])
-    self._emit(('stored', self.keys[n], self.keys[p] if p >= 0 else None, self.size[n], SEMANTIC_TYPES[self.typ[n]]))
+    if leaf >= 0 and not nchild[leaf]: self._push(leaf)
 
 # %% ../nbs/05b_cache.ipynb #62bc29cf
 @patch
 def release(self:PrefixCache, h:Handle):
     "Unlock the blocks of a finished request (once per handle)"
     if h.released: raise ValueError("this request was already released")
-    for n in h.nodes: self.ref[n] -= 1
+    ref = self.ref
+    for n in h.nodes: ref[n] -= 1
     h.released = True
 
 @patch
@@ -284,26 +360,79 @@ def reset(self:PrefixCache)->int:
     for n in sorted((n for n in range(self.n_nodes) if cached[n] and not ref[n]), key=lambda n: -self.depth[n]):
         cached[n] = 0; self.used -= self.charge[n]; self.n_cached -= 1; self.ver[n] += 1; out += 1
         if parent[n] >= 0: nchild[parent[n]] -= 1
+        self.stamp += 1; self.rec[n] = self.stamp; self.gone.append((n, self.stamp)); self.n_gone += 1
         self._emit(('removed', self.keys[n]))
     return out
+
+# %% ../nbs/05b_cache.ipynb #f0a9e7c1
+@patch
+def _trim(self:PrefixCache):
+    "Forget the oldest uncached units beyond `history`; ask the policy again about the ids it held; drop stale heap entries"
+    gone, rec, H = self.gone, self.rec, self.history
+    while self.n_gone > H:
+        n, s = gone.popleft()
+        if rec[n] != s: continue                    # stale: stored again since
+        rec[n] = 0; self.n_gone -= 1; self._expire(n)
+    if len(gone) > 2*self.n_gone + 64: self.gone = deque(e for e in gone if rec[e[0]] == e[1])
+    if len(self.pinned) > self._ask_at:
+        exp, kids, rem, keep = self.exp, self.kids, self.policy.remembers, []
+        for n in dict.fromkeys(self.pinned):
+            if not exp[n] or kids[n]: continue      # stored again, or waiting for its last child id (freed with it)
+            if rem(n): keep.append(n)
+            else: self._free(n)
+        self.pinned, self._ask_at = keep, max(64, 2*len(keep))
+    heap, ver = self.heap, self.ver
+    if len(heap) > 2*self.n_cached + 64:            # at most one current entry per unit: the rest can never be used
+        heap[:] = [e for e in heap if e[1] == ver[e[2]]]; heapq.heapify(heap)
+
+@patch
+def _expire(self:PrefixCache, n:int):
+    "`n` (uncached) left `gone`: free its id unless it has live child ids or the policy remembers it"
+    if self.kids[n]: self.exp[n] = 1
+    elif self.policy.remembers(n): self.exp[n] = 1; self.pinned.append(n)
+    else: self._free(n)
+
+@patch
+def _free(self:PrefixCache, n:int):
+    "Forget unit `n` (uncached, unlocked, no live child id, not remembered); an expired parent left childless follows"
+    ids, keys, parent, kids, exp, rem = self.ids, self.keys, self.parent, self.kids, self.exp, self.policy.remembers
+    while True:
+        del ids[keys[n]]; keys[n] = None; p = parent[n]; parent[n] = FREE
+        self.evicted[n] = exp[n] = 0; self.free.append(n)
+        if p < 0: return
+        kids[p] -= 1
+        if kids[p] or not exp[p]: return
+        if rem(p): self.pinned.append(p); return
+        n = p
 
 # %% ../nbs/05b_cache.ipynb #2d9fd4cf
 @patch
 def check_invariants(self:PrefixCache):
-    "Assert invariants 1-4 (slow: for tests)"
-    N = self.n_nodes
+    "Assert invariants 1-6 (slow: for tests)"
+    N, parent, cached, pinned = self.n_nodes, self.parent, self.cached, set(self.pinned)
     assert 0 <= self.used <= self.capacity, f"over capacity: {self.used} > {self.capacity}"
-    cnt = [0]*N
+    cnt, kids = [0]*N, [0]*N
     for n in range(N):
-        p = self.parent[n]
-        if self.ref[n]: assert self.cached[n], f"unit {n} is locked but not cached"
+        p = parent[n]
+        if p == FREE:
+            assert self.keys[n] is None and not cached[n] and not self.ref[n] and not self.kids[n] and not self.rec[n], f"free id {n} holds state"
+            continue
+        assert self.ids.get(self.keys[n]) == n, f"unit {n}: its key does not map to it"
+        if p >= 0: assert parent[p] != FREE, f"unit {n}: its parent id {p} is free"; kids[p] += 1
+        if self.ref[n]: assert cached[n], f"unit {n} is locked but not cached"
         if p >= 0 and self.ref[n] > self.ref[p]: raise AssertionError(f"locks not prefix-closed at unit {n}")
-        if self.cached[n] and p >= 0:
-            assert self.cached[p], f"not prefix-closed: unit {n} cached without its parent"
-            cnt[p] += 1
-    assert all(cnt[n] == self.nchild[n] for n in range(N) if self.cached[n]), "child counts out of sync"
-    assert sum(self.charge[n] for n in range(N) if self.cached[n]) == self.used, "used tokens out of sync"
-    assert sum(self.cached) == self.n_cached, "block count out of sync"
+        if cached[n]:
+            assert not self.rec[n] and not self.exp[n], f"cached unit {n} is in `gone` or expired"
+            if p >= 0: assert cached[p], f"not prefix-closed: unit {n} cached without its parent"; cnt[p] += 1
+        else: assert bool(self.rec[n]) != bool(self.exp[n]), f"uncached unit {n}: neither (or both) in `gone` and expired"
+        if self.exp[n] and not self.kids[n]: assert n in pinned, f"expired unit {n} has no child id and is not pinned"
+    assert all(cnt[n] == self.nchild[n] for n in range(N) if cached[n]), "child counts out of sync"
+    assert kids == self.kids, "child id counts out of sync"
+    assert sorted(self.free) == [n for n in range(N) if parent[n] == FREE], "free list out of sync"
+    assert len(self.ids) == N - len(self.free), "key map out of sync"
+    assert sum(self.charge[n] for n in range(N) if cached[n]) == self.used, "used tokens out of sync"
+    assert sum(cached) == self.n_cached, "block count out of sync"
+    assert sum(1 for r in self.rec if r) == self.n_gone == sum(1 for n, s in self.gone if self.rec[n] == s), "`gone` out of sync"
 
 # %% ../nbs/05b_cache.ipynb #d769adcb
 def next_uses(trace:BlockTrace)->list:
@@ -318,10 +447,12 @@ def next_uses(trace:BlockTrace)->list:
 def replay(trace:BlockTrace,                 # requests cut into blocks (prefix reuse)
            policy:Union[str, Policy]='lru',  # a policy name or instance
            capacity_tokens:int=0,            # cache capacity in tokens
-           **kw,                             # more `PrefixCache` arguments (`keep_events`, `on_event`, `latency`)
+           **kw,                             # more `PrefixCache` arguments (`keep_events`, `on_event`, `latency`, `history`)
           )->tuple:
     "`(cache, handles)` after replaying `trace` one request at a time"
     if trace.reuse != 'prefix': raise InputError(f"the prefix cache replays prefix traces, not reuse={trace.reuse!r}")
+    kw.setdefault('history', INF)    # remember every unit, as the offline simulator does
+    kw.setdefault('history', INF)    # remember every unit, as the offline simulator does
     c = PrefixCache(capacity_tokens, trace.block_size, policy, 'block' if trace.mode == 'block' else 'size', **kw)
     nu = next_uses(trace) if c.policy.needs_future else None
     hs = []

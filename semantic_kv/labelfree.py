@@ -30,6 +30,7 @@ class AdaptiveStructural(AdaptiveSemantic):
     def grow(self, n_nodes):
         k = n_nodes - len(self.fe)
         super().grow(n_nodes); self.fe.extend([-1]*k); self.tl.extend([0]*k)
+    def forget(self, n): super().forget(n); self.fe[n] = -1; self.tl[n] = 0
     def feature(self, n): return self.fe[n]
     def observe(self, hit, missed, regret):
         nodes = hit + missed

@@ -33,6 +33,7 @@ class ChoosingPolicy(Policy):
     def setup(self, N): pass
     def grow(self, n_nodes):
         self.lock.extend([-1]*(n_nodes - len(self.lock)))
+    def forget(self, n): self.lock[n] = -1
     def insert(self, n): pass
     def hits(self, hit): pass
     def miss(self, n): pass
@@ -109,7 +110,10 @@ class Lists:
     def leaf(self, n):
         "Offer `n` as a candidate of its list (at its current position)"
         t = self.tag[n]
-        if t >= 0: self.pv[n] += 1; heapq.heappush(self.heaps[t], (self.pos[n], self.pv[n], n))
+        if t >= 0:
+            self.pv[n] += 1; h = self.heaps[t]; heapq.heappush(h, (self.pos[n], self.pv[n], n))
+            if len(h) > 2*self.size[t] + 64:              # drop stale entries (a unit has one current entry)
+                pv = self.pv; h[:] = [e for e in h if e[1] == pv[e[2]]]; heapq.heapify(h)
     def oldest(self, k):
         "The oldest evictable leaf of list `k` (taken out of the candidates), or None"
         h, pv, tag, held, out, pop = self.heaps[k], self.pv, self.tag, None, None, heapq.heappop
@@ -165,6 +169,7 @@ class Ghost:
         while len(self.d) > self.cap:
             x, s = self.q.popleft()
             if self.d.get(x) == s: del self.d[x]
+        if len(self.q) > 2*self.cap + 64: self.q = deque(e for e in self.q if self.d.get(e[0]) == e[1])   # drop stale entries
     def pop(self, n)->bool: return self.d.pop(n, None) is not None
     def __contains__(self, n): return n in self.d
     def __len__(self): return len(self.d)
@@ -183,6 +188,8 @@ class Sieve(ChoosingPolicy):
     def _unlink(self, n):
         if self.hand == n + 1: self.hand = self.dl.nxt[n + 1]
         self.dl.remove(n); self.where[n] = 0
+    def remembers(self, n): return self.where[n] != 0
+    def forget(self, n): super().forget(n); self.vis[n] = 0
     def insert(self, n): self.vis[n] = 0; self.dl.push(n, 0); self.where[n] = 1
     def hits(self, hit):
         vis, w = self.vis, self.where
@@ -232,6 +239,9 @@ class S3FIFO(ChoosingPolicy):
     def grow(self, N):
         super().grow(N); d = N - len(self.freq)
         self.freq.extend(bytes(d)); self.park.extend([-1]*d); self.dl.grow(N)
+    def remembers(self, n): return n in self.G or self.dl.tag[n] >= 0 or self.park[n] >= 0
+    def forget(self, n): super().forget(n); self.freq[n] = 0
+    def history_bound(self): return self.G.cap
     def insert(self, n):
         self.freq[n] = 0
         self.dl.push(n, 1 if self.G.pop(n) else 0)
@@ -297,6 +307,9 @@ class ARC(ChoosingPolicy):
             self.p = min(self.p + max(b2 // b1, 1), self.c); del self.B1[n]; self.gh[n] = 1
         elif n in self.B2:
             self.p = max(self.p - max(b1 // b2, 1), 0); del self.B2[n]; self.gh[n] = 2
+    def remembers(self, n): return n in self.B1 or n in self.B2 or n in self.gh or self.L.tag[n] >= 0
+    def forget(self, n): super().forget(n); self.L.pos[n] = 0
+    def history_bound(self): return 2*self.c
     def insert(self, n): self.L.put(n, 1 if self.gh.pop(n, 0) else 0)
     def leaf(self, n): self.L.leaf(n)
     def drop(self, n): self.L.remove(n)
@@ -355,6 +368,9 @@ class LeCaR(ChoosingPolicy):
             e, w = r[0], self.w
             w[e] = w[e] * math.exp(-self.lr * self.d ** (self.clock - r[1])) + 1e-10
             s = w[0] + w[1]; self.w = [w[0]/s, w[1]/s]
+    def remembers(self, n): return n in self.H or bool(self.inc[n])
+    def forget(self, n): super().forget(n); self.freq[n] = self.pos[n] = 0
+    def history_bound(self): return self.c
     def insert(self, n):
         self.inc[n] = 1; self.freq[n] = 1; self.pos[n] = self.clock
     def leaf(self, n):
@@ -394,10 +410,15 @@ class WTinyLFU(ChoosingPolicy):
         self.pcap = int(self.protected*self.mcap)
         w = 1 << max(4, (self.wf*self.c - 1).bit_length())
         self.mask, self.cms, self.adds, self.reset = w - 1, [bytearray(w) for _ in range(4)], 0, 10*self.c
-    def grow(self, N): super().grow(N); self.L.grow(N)
+        self.sid, self.nsid = list(range(N)), N    # sketch id per unit: its id, unless the online core recycled ids
+    def grow(self, N): super().grow(N); self.L.grow(N); self.sid.extend([0]*(N - len(self.sid)))
+    def remembers(self, n): return self.L.tag[n] >= 0
+    def forget(self, n):
+        "A new unit gets the next sketch id (its id, while no id was recycled): it must not inherit another unit's counts"
+        super().forget(n); self.L.pos[n] = 0; self.sid[n] = self.nsid; self.nsid += 1
     def _count(self, n):
         "Count one access of `n` in the sketch (4 rows, counters saturate at 15, all halved every `10 x capacity` counts)"
-        h, m = (n + 1) * 0x9E3779B97F4A7C15, self.mask
+        h, m = (self.sid[n] + 1) * 0x9E3779B97F4A7C15, self.mask
         for row, sh in zip(self.cms, (17, 25, 33, 41)):
             j = (h >> sh) & m
             if row[j] < 15: row[j] += 1
@@ -406,7 +427,7 @@ class WTinyLFU(ChoosingPolicy):
             self.adds //= 2
             self.cms = [bytearray(x >> 1 for x in row) for row in self.cms]
     def freq(self, n):
-        h, m = (n + 1) * 0x9E3779B97F4A7C15, self.mask
+        h, m = (self.sid[n] + 1) * 0x9E3779B97F4A7C15, self.mask
         return min(row[(h >> sh) & m] for row, sh in zip(self.cms, (17, 25, 33, 41)))
     def hits(self, hit):
         L = self.L

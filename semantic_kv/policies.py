@@ -34,6 +34,9 @@ class Policy:
     def on_evict(self, n:int, key): pass
     def key(self, n:int): return self.last[n]*DEPTH - self.depth[n]
     def weights(self): return None
+    def remembers(self, n:int)->bool: return False
+    def forget(self, n:int): pass
+    def history_bound(self)->int: return 0
     def __repr__(self): return f"{type(self).__name__}()"
 
 # %% ../nbs/06_policies.ipynb #7a615bdc
@@ -156,6 +159,10 @@ class AdaptiveSemantic(Policy):
         old = len(self.seen)
         self.seen.extend([0]*(n_nodes - old))
         if self._fb is not None: self._fb.extend(self.feature(n)*self.B for n in range(old, n_nodes))
+    def forget(self, n):
+        "Id `n` names a new unit: used by no request yet"
+        self.seen[n] = 0
+        if self._fb is not None: self._fb[n] = self.feature(n)*self.B
     def feature(self, n): return self.S.typ[n]
     def _state(self, n, c): return (self._fb[n] if self._fb is not None else self.feature(n)*self.B) + min(c, self.B - 1)
     def observe(self, hit, missed, regret):
