@@ -12,7 +12,7 @@ from .models import SEMANTIC_TYPES, TYPE_CODE, InputError
 from .latency import LatencyModel
 from .blocks import BlockTrace
 from fastcore.basics import patch
-from .policies import Policy, make_policy
+from .policies import DEPTH, Policy, make_policy
 
 # %% auto #0
 __all__ = ['INF', 'FREE', 'MatchResult', 'Handle', 'CacheStats', 'PrefixCache', 'default_history', 'next_uses', 'replay',
@@ -82,7 +82,10 @@ class PrefixCache:
         self.policy = make_policy(policy)
         self._init_state()
         self.policy.bind(self)
-        self._forget = None if type(self.policy).forget is Policy.forget else self.policy.forget
+        P, pol = Policy, self.policy
+        self._forget = None if type(pol).forget is P.forget else pol.forget   # hooks left at their defaults are not called
+        self._hooks = (None if type(pol).key is P.key else pol.key, None if type(pol).admit is P.admit else pol.admit,
+                       None if type(pol).on_evict is P.on_evict else pol.on_evict, None if type(pol).remembers is P.remembers else pol.remembers)
 
     def _init_state(self):
         # identity: dense unit ids, recycled once forgotten (see "Forgetting"); per-unit lists are indexed by id
@@ -131,8 +134,8 @@ class PrefixCache:
     def __repr__(self): return f"PrefixCache({self.n_cached} blocks, {self.used}/{self.capacity} tokens, policy={self.policy.name})"
 
 def default_history(capacity_blocks:int)->int:
-    "Uncached units a `PrefixCache` remembers by default: twice its capacity in blocks, at least 1,024"
-    return max(1024, 2*capacity_blocks)
+    "Uncached units a `PrefixCache` remembers by default: four times its capacity in blocks, at least 1,024"
+    return max(1024, 4*capacity_blocks)
 
 # %% ../nbs/05b_cache.ipynb #90cb214b
 @patch
@@ -169,8 +172,7 @@ def _intern(self:PrefixCache, keys, sizes, types)->list:
     ids, parent = self.ids, self.parent
     nodes = list(map(ids.get, keys))
     L = len(nodes)
-    try: j = nodes.index(None)                      # new keys: a suffix (a known key chains a known parent)
-    except ValueError: j = L
+    j = nodes.index(None) if None in nodes else L   # new keys: a suffix (a known key chains a known parent)
     if j and (parent[nodes[0]] != -1 or list(map(parent.__getitem__, nodes[1:j])) != nodes[:j-1]) or nodes.count(None) != L - j:
         p = -1
         for i, n in enumerate(nodes):
@@ -181,16 +183,16 @@ def _intern(self:PrefixCache, keys, sizes, types)->list:
     if len(set(keys[j:])) != L - j: raise InputError("keys: a key repeats within the request: keys do not form a prefix tree")
     B, free, size, tc, kids, ks = self.block_size, self.free, self.size, TYPE_CODE, self.kids, self.keys
     typ, depth, pos, charge, last, created, hits, nu, fg = self.typ, self.depth, self.pos, self.charge, self.last, self.created, self.hits, self.nu, self._forget
-    blk = self.charge_mode == 'block'
+    blk, new = self.charge_mode == 'block', range(j, L)
+    try:
+        ss = [B]*(L - j) if sizes is None else [int(sizes[i]) for i in new]
+        tt = [tc['other']]*(L - j) if types is None else [x if x.__class__ is int else tc[x] if isinstance(x, str) else int(x) for x in (types[i] for i in new)]
+    except (KeyError, ValueError, TypeError) as e: raise InputError(f"sizes/types: not a size in tokens or a semantic type: {e}") from None
     p = nodes[j-1] if j else -1
     off = sum(map(size.__getitem__, nodes[:j])) if j else 0
-    oth = tc['other']
-    for i in range(j, L):
+    for i, s, ty in zip(new, ss, tt):
         if not free: self._grow()
         n = free.pop(); k = keys[i]
-        s = B if sizes is None else int(sizes[i])
-        ty = oth if types is None else types[i]
-        if ty.__class__ is not int: ty = tc[ty] if isinstance(ty, str) else int(ty)
         ids[k] = n; ks[n] = k; parent[n] = p; size[n] = s; typ[n] = ty; depth[n] = i; pos[n] = off
         charge[n] = B if blk else s; last[n] = created[n] = -1; hits[n] = 0
         if nu is not None: nu[n] = INF
@@ -211,34 +213,6 @@ def _grow(self:PrefixCache):
     self.policy.grow(N + d)
 
 # %% ../nbs/05b_cache.ipynb #8205fe35
-@patch
-def _victim(self:PrefixCache, held:list):
-    "Pop the heap entry of the evictable leaf with the smallest key (None if there is none)"
-    heap, ver, cached, nchild, ref = self.heap, self.ver, self.cached, self.nchild, self.ref
-    while heap:
-        e = heapq.heappop(heap)
-        v = e[2]
-        if e[1] != ver[v] or not cached[v] or nchild[v]: continue   # stale
-        if ref[v]: held.append(e); continue                          # locked: set aside until the admission ends
-        return e
-    return None
-
-@patch
-def _evict(self:PrefixCache, e:tuple, h:Handle):
-    "Remove the leaf of heap entry `e`; its parent may become a candidate leaf; it joins `gone`"
-    v, pol = e[2], self.policy
-    self.cached[v] = 0; self.evicted[v] = 1; self.used -= self.charge[v]; self.n_cached -= 1
-    st = self.stats; st.evictions += 1; st.evictions_by_type[self.typ[v]] += 1
-    p = self.parent[v]
-    if p >= 0:
-        self.nchild[p] -= 1
-        if not self.nchild[p]: self._push(p)
-    pol.on_evict(v, e[0])
-    k = self.keys[v]
-    h.evicted.append(k)
-    if self.keep_events or self.subscribers: self._emit(('removed', k))
-    self.stamp = s = self.stamp + 1; self.rec[v] = s; self.gone.append((v, s)); self.n_gone += 1
-
 @patch
 def _push(self:PrefixCache, n:int):
     "Make `n` a candidate leaf with a fresh key (older entries of `n` become stale)"
@@ -268,7 +242,8 @@ def start(self:PrefixCache,
     pol, st = self.policy, self.stats
     if self.nu is not None and (next_use is None or len(next_use) != len(keys)):
         raise InputError(f"next_use: policy {pol.name!r} needs the next use of every block")
-    if self.n_gone > self.history or len(self.pinned) > self._ask_at or len(self.heap) > 2*self.n_cached + 64: self._trim()
+    if self.n_gone > self.history or len(self.gone) > 2*self.n_gone + 64 or len(self.pinned) > self._ask_at or len(self.heap) > 2*self.n_cached + 64:
+        self._trim()
     nodes = self._intern(keys, sizes, types)
     self.t = t
     if self.nu is not None:
@@ -308,40 +283,69 @@ def start(self:PrefixCache,
 @patch
 def _admit(self:PrefixCache, missed:list, h:Handle):
     "Store `missed` in prompt order, evicting unlocked leaves; stop at the first block that cannot be stored"
-    pol, cap, charge, held, st = self.policy, self.capacity, self.charge, [], self.stats
+    pol, cap, charge, held, st, heap = self.policy, self.capacity, self.charge, [], self.stats, self.heap
     cached, last, created, hits, ref, parent, nchild, rec, exp = self.cached, self.last, self.created, self.hits, self.ref, self.parent, self.nchild, self.rec, self.exp
-    emit, t, nodes, keys = self.keep_events or self.subscribers, h.t, h.nodes, self.keys
-    leaf = nodes[-1] if nodes else -1
-    j = 0
+    ver, evicted, typ, depth, keys, gone, ebt = self.ver, self.evicted, self.typ, self.depth, self.keys, self.gone, st.evictions_by_type
+    keyf, admit, on_evict, _ = self._hooks
+    pop, pushpop, emit, t, nodes, evk = heapq.heappop, heapq.heappushpop, self.keep_events or self.subscribers, h.t, h.nodes, h.evicted
+    used, nc, stamp, ng, nev = self.used, self.n_cached, self.stamp, self.n_gone, 0
+    leaf, pending, j = (nodes[-1] if nodes else -1), None, 0
     for n in missed:
         s = charge[n]
-        if self.used + s > cap:
-            while self.used + s > cap:
-                e = self._victim(held) if s <= cap else None
-                if e is None or not pol.admit(n, e[2]):
-                    if e is not None: held.append(e)
-                    break
-                self._evict(e, h)
-            if self.used + s > cap: break
+        if used + s > cap:
+            if s > cap: break
+            while used + s > cap:
+                # the victim: the evictable leaf with the smallest key (stale entries skipped, locked ones set aside)
+                e = None
+                while heap or pending:
+                    if pending is not None: e0 = pushpop(heap, pending); pending = None
+                    else: e0 = pop(heap)
+                    v = e0[2]
+                    if e0[1] != ver[v] or not cached[v] or nchild[v]: continue
+                    if ref[v]: held.append(e0); continue
+                    e = e0; break
+                if e is None: break
+                if admit is not None:
+                    self.used = used
+                    if not admit(n, v): held.append(e); break
+                # evict v; its parent may become a candidate leaf (often the next victim: held out of the heap)
+                cached[v] = 0; evicted[v] = 1; used -= charge[v]; nc -= 1; nev += 1; ebt[typ[v]] += 1
+                p = parent[v]
+                if p >= 0:
+                    c = nchild[p] - 1; nchild[p] = c
+                    if not c:
+                        ver[p] += 1
+                        if keyf is None: pending = (last[p]*DEPTH - depth[p], ver[p], p)
+                        else: self.used = used; pending = (keyf(p), ver[p], p)
+                if on_evict is not None:
+                    self.used, self.n_cached = used, nc
+                    if pending is not None: heapq.heappush(heap, pending); pending = None   # hooks may requeue: one heap
+                    on_evict(v, e[0])
+                k = keys[v]; evk.append(k)
+                if emit: self.used = used; self._emit(('removed', k))
+                stamp += 1; rec[v] = stamp; gone.append((v, stamp)); ng += 1
+            if used + s > cap: break
         # store n, locked by h
-        cached[n] = 1; self.used += s; self.n_cached += 1
+        cached[n] = 1; used += s; nc += 1
         last[n] = created[n] = t; hits[n] = 0; ref[n] += 1
-        if rec[n]: rec[n] = 0; self.n_gone -= 1
+        if rec[n]: rec[n] = 0; ng -= 1
         exp[n] = 0
         p = parent[n]
         if p >= 0: nchild[p] += 1
         nodes.append(n)
-        if emit: self._emit(('stored', keys[n], keys[p] if p >= 0 else None, self.size[n], SEMANTIC_TYPES[self.typ[n]]))
+        if emit: self.used = used; self._emit(('stored', keys[n], keys[p] if p >= 0 else None, self.size[n], SEMANTIC_TYPES[typ[n]]))
         leaf = n; j += 1
+    if pending is not None: heapq.heappush(heap, pending)
+    st.evictions += nev
     h.admitted = [keys[n] for n in missed[:j]]
     if j < len(missed):
         h.rejected = r = len(missed) - j; st.rejected += r
-        gone, s = self.gone, self.stamp
         for n in reversed(missed[j:]):              # deepest first: children leave `gone` before their parents
-            if rec[n]: self.n_gone -= 1
-            s += 1; rec[n] = s; gone.append((n, s)); exp[n] = 0
-        self.stamp = s; self.n_gone += r
-    for e in held: heapq.heappush(self.heap, e)
+            if rec[n]: ng -= 1
+            stamp += 1; rec[n] = stamp; gone.append((n, stamp)); exp[n] = 0
+        ng += r
+    self.used, self.n_cached, self.stamp, self.n_gone = used, nc, stamp, ng
+    for e in held: heapq.heappush(heap, e)
     if leaf >= 0 and not nchild[leaf]: self._push(leaf)
 
 # %% ../nbs/05b_cache.ipynb #62bc29cf
@@ -368,41 +372,49 @@ def reset(self:PrefixCache)->int:
 @patch
 def _trim(self:PrefixCache):
     "Forget the oldest uncached units beyond `history`; ask the policy again about the ids it held; drop stale heap entries"
-    gone, rec, H = self.gone, self.rec, self.history
-    while self.n_gone > H:
-        n, s = gone.popleft()
+    gone, rec, kids, exp, H = self.gone, self.rec, self.kids, self.exp, self.history
+    rem = self._hooks[3]
+    ng, pop = self.n_gone, gone.popleft
+    ids, keys, parent, evicted, free = self.ids, self.keys, self.parent, self.evicted, self.free
+    while ng > H:
+        n, s = pop()
         if rec[n] != s: continue                    # stale: stored again since
-        rec[n] = 0; self.n_gone -= 1; self._expire(n)
-    if len(gone) > 2*self.n_gone + 64: self.gone = deque(e for e in gone if rec[e[0]] == e[1])
+        rec[n] = 0; ng -= 1
+        if kids[n]: exp[n] = 1                      # expired: freed with its last child id
+        elif rem is not None and rem(n): exp[n] = 1; self.pinned.append(n)
+        else:                                       # `_free(n)`, inlined
+            while True:
+                del ids[keys[n]]; keys[n] = None; p = parent[n]; parent[n] = FREE
+                evicted[n] = exp[n] = 0; free.append(n)
+                if p < 0: break
+                c = kids[p] - 1; kids[p] = c
+                if c or not exp[p]: break
+                if rem is not None and rem(p): self.pinned.append(p); break
+                n = p
+    self.n_gone = ng
+    if len(gone) > 2*ng + 64: self.gone = deque(e for e in gone if rec[e[0]] == e[1])
     if len(self.pinned) > self._ask_at:
-        exp, kids, rem, keep = self.exp, self.kids, self.policy.remembers, []
-        for n in dict.fromkeys(self.pinned):
+        asked, self.pinned, keep = self.pinned, [], []
+        for n in dict.fromkeys(asked):
             if not exp[n] or kids[n]: continue      # stored again, or waiting for its last child id (freed with it)
             if rem(n): keep.append(n)
-            else: self._free(n)
-        self.pinned, self._ask_at = keep, max(64, 2*len(keep))
+            else: self._free(n)                     # (a parent it leaves childless may join `pinned`)
+        self.pinned = keep + self.pinned; self._ask_at = max(64, 2*len(self.pinned))
     heap, ver = self.heap, self.ver
     if len(heap) > 2*self.n_cached + 64:            # at most one current entry per unit: the rest can never be used
         heap[:] = [e for e in heap if e[1] == ver[e[2]]]; heapq.heapify(heap)
 
 @patch
-def _expire(self:PrefixCache, n:int):
-    "`n` (uncached) left `gone`: free its id unless it has live child ids or the policy remembers it"
-    if self.kids[n]: self.exp[n] = 1
-    elif self.policy.remembers(n): self.exp[n] = 1; self.pinned.append(n)
-    else: self._free(n)
-
-@patch
 def _free(self:PrefixCache, n:int):
     "Forget unit `n` (uncached, unlocked, no live child id, not remembered); an expired parent left childless follows"
-    ids, keys, parent, kids, exp, rem = self.ids, self.keys, self.parent, self.kids, self.exp, self.policy.remembers
+    ids, keys, parent, kids, exp, evicted, free, rem = self.ids, self.keys, self.parent, self.kids, self.exp, self.evicted, self.free, self._hooks[3]
     while True:
         del ids[keys[n]]; keys[n] = None; p = parent[n]; parent[n] = FREE
-        self.evicted[n] = exp[n] = 0; self.free.append(n)
+        evicted[n] = exp[n] = 0; free.append(n)
         if p < 0: return
-        kids[p] -= 1
-        if kids[p] or not exp[p]: return
-        if rem(p): self.pinned.append(p); return
+        c = kids[p] - 1; kids[p] = c
+        if c or not exp[p]: return
+        if rem is not None and rem(p): self.pinned.append(p); return
         n = p
 
 # %% ../nbs/05b_cache.ipynb #2d9fd4cf
@@ -451,6 +463,12 @@ def replay(trace:BlockTrace,                 # requests cut into blocks (prefix 
           )->tuple:
     "`(cache, handles)` after replaying `trace` one request at a time"
     if trace.reuse != 'prefix': raise InputError(f"the prefix cache replays prefix traces, not reuse={trace.reuse!r}")
+    kw.setdefault('history', INF)    # remember every unit, as the offline simulator does
+    kw.setdefault('history', INF)    # remember every unit, as the offline simulator does
+    kw.setdefault('history', INF)    # remember every unit, as the offline simulator does
+    kw.setdefault('history', INF)    # remember every unit, as the offline simulator does
+    kw.setdefault('history', INF)    # remember every unit, as the offline simulator does
+    kw.setdefault('history', INF)    # remember every unit, as the offline simulator does
     kw.setdefault('history', INF)    # remember every unit, as the offline simulator does
     kw.setdefault('history', INF)    # remember every unit, as the offline simulator does
     c = PrefixCache(capacity_tokens, trace.block_size, policy, 'block' if trace.mode == 'block' else 'size', **kw)

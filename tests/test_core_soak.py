@@ -118,3 +118,16 @@ def test_recycling_with_requests_in_flight(s, cap_blocks, history, policy):
     for h in inflight: c.release(h)
     c.check_invariants()
     assert all(x == 0 for x in c.ref)
+
+
+def test_bad_request_changes_nothing():
+    "A request is validated before any id is given: bad input leaves no half-interned key behind"
+    from semantic_kv.models import InputError
+    c = PrefixCache(4 * 16, 16, 'lru', history=0)
+    c.release(c.start(['a', 'b']))
+    for kw in (dict(types=['system', 'no-such-type', 'user']), dict(sizes=[16, 'x', 16])):
+        with pytest.raises(InputError): c.start(['a', 'n1', 'n2'], **kw)
+    with pytest.raises(InputError, match='prefix tree'): c.start(['x', 'x'])
+    with pytest.raises(InputError, match='prefix tree'): c.start(['y', 'b'])
+    assert set(c.ids) == {'a', 'b'}
+    c.check_invariants()
