@@ -375,7 +375,7 @@ def _trim(self:PrefixCache):
     gone, rec, kids, exp, H = self.gone, self.rec, self.kids, self.exp, self.history
     rem = self._hooks[3]
     ng, pop = self.n_gone, gone.popleft
-    ids, keys, parent, evicted, free = self.ids, self.keys, self.parent, self.evicted, self.free
+    ids, keys, parent, evicted, free, ver = self.ids, self.keys, self.parent, self.evicted, self.free, self.ver
     while ng > H:
         n, s = pop()
         if rec[n] != s: continue                    # stale: stored again since
@@ -385,7 +385,7 @@ def _trim(self:PrefixCache):
         else:                                       # `_free(n)`, inlined
             while True:
                 del ids[keys[n]]; keys[n] = None; p = parent[n]; parent[n] = FREE
-                evicted[n] = exp[n] = 0; free.append(n)
+                evicted[n] = exp[n] = 0; ver[n] += 1; free.append(n)   # (any heap entry of the old unit goes stale)
                 if p < 0: break
                 c = kids[p] - 1; kids[p] = c
                 if c or not exp[p]: break
@@ -410,7 +410,7 @@ def _free(self:PrefixCache, n:int):
     ids, keys, parent, kids, exp, evicted, free, rem = self.ids, self.keys, self.parent, self.kids, self.exp, self.evicted, self.free, self._hooks[3]
     while True:
         del ids[keys[n]]; keys[n] = None; p = parent[n]; parent[n] = FREE
-        evicted[n] = exp[n] = 0; free.append(n)
+        evicted[n] = exp[n] = 0; self.ver[n] += 1; free.append(n)
         if p < 0: return
         c = kids[p] - 1; kids[p] = c
         if c or not exp[p]: return
@@ -463,6 +463,7 @@ def replay(trace:BlockTrace,                 # requests cut into blocks (prefix 
           )->tuple:
     "`(cache, handles)` after replaying `trace` one request at a time"
     if trace.reuse != 'prefix': raise InputError(f"the prefix cache replays prefix traces, not reuse={trace.reuse!r}")
+    kw.setdefault('history', INF)    # remember every unit, as the offline simulator does
     kw.setdefault('history', INF)    # remember every unit, as the offline simulator does
     kw.setdefault('history', INF)    # remember every unit, as the offline simulator does
     kw.setdefault('history', INF)    # remember every unit, as the offline simulator does

@@ -95,7 +95,7 @@ class Lists:
     def __init__(self, pol, k:int, N:int):
         self.pol, self.S = pol, pol.S
         self.tag, self.pos, self.pv = [-1]*N, [0]*N, [0]*N
-        self.heaps, self.size, self.clock = [[] for _ in range(k)], [0]*k, 0
+        self.heaps, self.size, self.clock, self.kept = [[] for _ in range(k)], [0]*k, 0, [0]*k   # kept: heap length after its last cleanup
     def grow(self, N):
         k = N - len(self.tag)
         self.tag.extend([-1]*k); self.pos.extend([0]*k); self.pv.extend([0]*k)
@@ -112,8 +112,8 @@ class Lists:
         t = self.tag[n]
         if t >= 0:
             self.pv[n] += 1; h = self.heaps[t]; heapq.heappush(h, (self.pos[n], self.pv[n], n))
-            if len(h) > 2*self.size[t] + 64:              # drop stale entries (a unit has one current entry)
-                pv = self.pv; h[:] = [e for e in h if e[1] == pv[e[2]]]; heapq.heapify(h)
+            if len(h) > 2*self.kept[t] + 64:              # drop stale entries (a unit has one current entry); amortized
+                pv = self.pv; h[:] = [e for e in h if e[1] == pv[e[2]]]; heapq.heapify(h); self.kept[t] = len(h)
     def oldest(self, k):
         "The oldest evictable leaf of list `k` (taken out of the candidates), or None"
         h, pv, tag, held, out, pop = self.heaps[k], self.pv, self.tag, None, None, heapq.heappop
@@ -308,7 +308,7 @@ class ARC(ChoosingPolicy):
         elif n in self.B2:
             self.p = max(self.p - max(b1 // b2, 1), 0); del self.B2[n]; self.gh[n] = 2
     def remembers(self, n): return n in self.B1 or n in self.B2 or n in self.gh or self.L.tag[n] >= 0
-    def forget(self, n): super().forget(n); self.L.pos[n] = 0
+    def forget(self, n): super().forget(n); self.L.pos[n] = 0; self.L.pv[n] += 1   # entries of the id's former unit go stale
     def history_bound(self): return 2*self.c
     def insert(self, n): self.L.put(n, 1 if self.gh.pop(n, 0) else 0)
     def leaf(self, n): self.L.leaf(n)
@@ -349,7 +349,7 @@ class LeCaR(ChoosingPolicy):
         self.w, self.rng = [0.5, 0.5], random.Random(self.seed)      # weights of LRU, LFU
         self.d = self.disc ** (1/self.c)
         self.freq, self.pos, self.pv, self.clock = [0]*N, [0]*N, [0]*N, 0
-        self.hr, self.hf, self.inc = [], [], bytearray(N)              # LRU heap (pos), LFU heap (freq, pos)
+        self.hr, self.hf, self.inc, self._kept = [], [], bytearray(N), 0    # LRU heap (pos), LFU heap (freq, pos)
         self.H = OrderedDict()                                         # eviction history: unit -> (expert, time)
     def grow(self, N):
         super().grow(N); d = N - len(self.freq)
@@ -357,6 +357,10 @@ class LeCaR(ChoosingPolicy):
     def _push(self, n):
         self.pv[n] += 1
         heapq.heappush(self.hr, (self.pos[n], self.pv[n], n)); heapq.heappush(self.hf, (self.freq[n], self.pos[n], self.pv[n], n))
+        if len(self.hr) > 2*self._kept + 64:              # drop stale entries (one current entry per unit); amortized
+            pv = self.pv
+            for h in (self.hr, self.hf): h[:] = [e for e in h if e[-2] == pv[e[-1]]]; heapq.heapify(h)
+            self._kept = max(len(self.hr), len(self.hf))
     def hits(self, hit):
         inc, freq, pos = self.inc, self.freq, self.pos
         for n in reversed(hit):
@@ -369,7 +373,7 @@ class LeCaR(ChoosingPolicy):
             w[e] = w[e] * math.exp(-self.lr * self.d ** (self.clock - r[1])) + 1e-10
             s = w[0] + w[1]; self.w = [w[0]/s, w[1]/s]
     def remembers(self, n): return n in self.H or bool(self.inc[n])
-    def forget(self, n): super().forget(n); self.freq[n] = self.pos[n] = 0
+    def forget(self, n): super().forget(n); self.freq[n] = self.pos[n] = 0; self.pv[n] += 1   # entries of the id's former unit go stale
     def history_bound(self): return self.c
     def insert(self, n):
         self.inc[n] = 1; self.freq[n] = 1; self.pos[n] = self.clock
@@ -415,7 +419,7 @@ class WTinyLFU(ChoosingPolicy):
     def remembers(self, n): return self.L.tag[n] >= 0
     def forget(self, n):
         "A new unit gets the next sketch id (its id, while no id was recycled): it must not inherit another unit's counts"
-        super().forget(n); self.L.pos[n] = 0; self.sid[n] = self.nsid; self.nsid += 1
+        super().forget(n); self.L.pos[n] = 0; self.L.pv[n] += 1; self.sid[n] = self.nsid; self.nsid += 1
     def _count(self, n):
         "Count one access of `n` in the sketch (4 rows, counters saturate at 15, all halved every `10 x capacity` counts)"
         h, m = (self.sid[n] + 1) * 0x9E3779B97F4A7C15, self.mask
