@@ -185,8 +185,8 @@ def _intern(self:PrefixCache, keys, sizes, types)->list:
     typ, depth, pos, charge, last, created, hits, nu, fg = self.typ, self.depth, self.pos, self.charge, self.last, self.created, self.hits, self.nu, self._forget
     blk, new = self.charge_mode == 'block', range(j, L)
     try:
-        ss = [B]*(L - j) if sizes is None else [int(sizes[i]) for i in new]
-        tt = [tc['other']]*(L - j) if types is None else [x if x.__class__ is int else tc[x] if isinstance(x, str) else int(x) for x in (types[i] for i in new)]
+        ss = [B]*(L - j) if sizes is None else [int(x) for x in sizes[j:]]
+        tt = [tc['other']]*(L - j) if types is None else [x if x.__class__ is int else tc[x] if isinstance(x, str) else int(x) for x in types[j:]]
     except (KeyError, ValueError, TypeError) as e: raise InputError(f"sizes/types: not a size in tokens or a semantic type: {e}") from None
     p = nodes[j-1] if j else -1
     off = sum(map(size.__getitem__, nodes[:j])) if j else 0
@@ -463,6 +463,7 @@ def replay(trace:BlockTrace,                 # requests cut into blocks (prefix 
           )->tuple:
     "`(cache, handles)` after replaying `trace` one request at a time"
     if trace.reuse != 'prefix': raise InputError(f"the prefix cache replays prefix traces, not reuse={trace.reuse!r}")
+    kw.setdefault('history', INF)    # remember every unit, as the offline simulator does
     kw.setdefault('history', INF)    # remember every unit, as the offline simulator does
     kw.setdefault('history', INF)    # remember every unit, as the offline simulator does
     kw.setdefault('history', INF)    # remember every unit, as the offline simulator does
