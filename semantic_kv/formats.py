@@ -133,9 +133,8 @@ def load_tokenizer(name=None, # a tokenizer name or tokenizer.json (see `get_tok
     if isinstance(name, (str, os.PathLike)):
         p = Path(name)
         if p.is_dir() or p.name == 'tokenizer_config.json': return _chat_template(str(p.resolve()), _mtime(p))
-        if str(name).endswith('.json'):
-            if os.path.lexists(p): check_input_file(p, 'tokenizer file')   # a FIFO or a device is never opened
-            _hf_tokenizers()
+        if os.path.lexists(p): check_input_file(p, 'tokenizer file')   # an existing path: a regular file (a FIFO or a device is never opened)
+        if str(name).endswith('.json'): _hf_tokenizers()
     return get_tokenizer(name)
 
 def _mtime(p:Path)->float:

@@ -77,20 +77,22 @@ def open_input(path, what:str='file'):
     os.set_blocking(fd, True)
     return os.fdopen(fd, 'rb')
 
-def _binary(raw:bytes, source, line, whole:bool=False):
-    "An `InputError` if `raw` holds a NUL byte (text and JSON never do), else None"
+def _binary(raw:bytes, source, line):
+    "An `InputError` if the line `raw` holds a NUL byte (text and JSON never do), else None"
     k = raw.find(b'\x00')
-    if k < 0: return None
-    if whole: line = raw.count(b'\n', 0, k) + 1
-    return InputError(f"binary data, not text (NUL byte at byte offset {k}{'' if whole else ' of the line'})", source, line)
+    return None if k < 0 else InputError(f"binary data, not text (NUL byte at byte offset {k} of the line)", source, line)
 
 def read_text(path, what:str='file')->str:
     "The whole text of a file: checked, strict UTF-8, no NUL byte, a leading BOM dropped"
+    parts, lines, pos = [], 0, 0
     with open_input(path, what) as f:
-        try: data = f.read()
+        try:
+            while (chunk := f.read(1 << 24)):   # 16 MiB at a time: binary data is refused at its first chunk, not after reading it all
+                if (k := chunk.find(b'\x00')) >= 0:
+                    raise InputError(f"binary data, not text (NUL byte at byte offset {pos + k})", str(path), lines + chunk.count(b'\n', 0, k) + 1)
+                parts.append(chunk); lines += chunk.count(b'\n'); pos += len(chunk)
         except OSError as e: raise InputError(f"cannot read: {e.strerror}", str(path)) from None
-    if (e := _binary(data, str(path), None, whole=True)): raise e
-    return decode_utf8(data, str(path))
+    return decode_utf8(b''.join(parts), str(path))
 
 def _raw_lines(f, source, limit:int):
     "(line number, raw line or its InputError); a line longer than `limit` is read past in chunks, never held whole"
