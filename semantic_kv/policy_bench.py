@@ -290,6 +290,9 @@ def cmd_bench_policies(a)->int:
         if p not in POLICIES: raise InputError(f"--policies: unknown policy {p!r}; choose from {', '.join(sorted(POLICIES))}")
     if 'lru' not in pols or 'belady' not in pols: pols = tuple(dict.fromkeys(('lru',) + pols + ('belady',)))
     fams = csv(a.families) if a.families else None
+    known = list(FAMILIES) + list(WORKLOADS) + ['mooncake_a', 'mooncake_b']
+    for f in fams or []:
+        if f not in known: raise InputError(f"--families: unknown family {f!r}; choose from {', '.join(known)}")   # before the run, not in it
     n = a.n_requests or (300 if a.quick else None)
     if a.quick: seeds = seeds[:1]
     if find_mooncake() is None: print(f"semantic-kv: Mooncake trace not found, running without it ({MOONCAKE_URL})", file=__import__('sys').stderr)

@@ -319,6 +319,7 @@ def _flag_cases():
         (['bench-policies', '--seeds', '1' * 30], '--seeds'),
         (['bench-policies', '--seeds', 'x'], '--seeds'),
         (['bench-policies', '--quick', '--out', '/proc/semantic-kv-test'], '--out'),
+        (['bench-policies', '--families', 'nope'], "--families: unknown family 'nope'"),
     ]
 
 @pytest.mark.parametrize('argv,flag', _flag_cases(), ids=lambda x: ' '.join(x) if isinstance(x, list) else x)
