@@ -9,8 +9,8 @@ from pathlib import Path
 from .models import InputError, data_dir
 
 # %% auto #0
-__all__ = ['CLI_PLUGINS', 'cmd_segment', 'cmd_summarize', 'cmd_replay', 'cmd_trace_convert', 'cmd_trace_schema', 'cmd_run',
-           'cmd_run_all', 'parser', 'main']
+__all__ = ['MAX_SEED', 'CLI_PLUGINS', 'cmd_segment', 'cmd_summarize', 'cmd_replay', 'cmd_trace_convert', 'cmd_trace_schema',
+           'cmd_run', 'cmd_run_all', 'parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #eb672abb
 def _csv(s): return [x.strip() for x in s.split(',') if x.strip()]
@@ -43,6 +43,8 @@ def cmd_summarize(a):
 
 
 # %% ../nbs/90_cli.ipynb #b2d8898a
+MAX_SEED = 2**32 - 1   # NumPy's legacy seeding, used by some generators, takes at most 32 bits
+
 def cmd_replay(a):
     "Replay a serving trace through several policies and budgets"
     from semantic_kv.replay import run_replay, replay_json
@@ -65,8 +67,6 @@ def cmd_replay(a):
 def cmd_trace_convert(a):
     "Convert a trace between formats (optionally anonymized)"
     from semantic_kv.traces import convert_trace
-    from semantic_kv.inputs import check_number
-    if a.block_size is not None: check_number(a.block_size, '--block-size', integer=True, lo=1, hi=1 << 20)
     st = convert_trace(a.input, a.output, a.from_fmt, a.to_fmt, block_size=a.block_size, redact=a.redact, salt=a.salt,
                        skip_invalid=a.skip_invalid, overwrite=a.overwrite, tokenizer=a.model or a.tokenizer,
                        progress=sys.stderr.isatty(), batch_output=a.batch_output)
@@ -89,7 +89,7 @@ def cmd_run(a):
     from semantic_kv.experiments import run_experiment
     from semantic_kv.inputs import parse_numbers
     rep = run_experiment(a.config, a.out, a.executor, _csv(a.policies) if a.policies is not None else None,
-                         parse_numbers(a.seeds, '--seeds', integer=True, lo=0) if a.seeds is not None else None,
+                         parse_numbers(a.seeds, '--seeds', integer=True, lo=0, hi=MAX_SEED) if a.seeds is not None else None,
                          progress=not a.no_progress, workers=a.workers)
     print(f"wrote {rep['out']}")
     print((rep['out']/'summary.md').read_text())
@@ -106,7 +106,7 @@ def cmd_run_all(a):
         if not p.exists(): raise InputError("--configs: no such file or directory", a.configs)
         configs = sorted(q for q in p.glob('*.json') if q.is_file()) if p.is_dir() else [p]
         if not configs: raise InputError("--configs: no *.json workload configs here", a.configs)
-    rep = run_all(a.out, a.executor, configs, seeds=parse_numbers(a.seeds, '--seeds', integer=True, lo=0) if a.seeds is not None else None,
+    rep = run_all(a.out, a.executor, configs, seeds=parse_numbers(a.seeds, '--seeds', integer=True, lo=0, hi=MAX_SEED) if a.seeds is not None else None,
                   progress=not a.no_progress, workers=a.workers)
     agg = rep['aggregate']
     cols = ['workload','policy','mean_ttft_ms','token_hit_rate','ttft_improvement_vs_lru_pct','gap_closed_pct']
@@ -123,6 +123,7 @@ CLI_PLUGINS = ('semantic_kv.serve.commands', 'semantic_kv.serve.router', 'semant
 
 def parser()->argparse.ArgumentParser:
     "The `semantic-kv` argument parser"
+    from semantic_kv.inputs import MAX_BLOCK_SIZE, MAX_CAPACITY, number_flag
     p = argparse.ArgumentParser(prog='semantic-kv', description='Simulate prefix/KV-cache eviction policies on LLM serving traffic. '
                                 'Simulated TTFT values are estimates, never measurements.')
     sub = p.add_subparsers(dest='cmd', metavar='COMMAND', required=True)
@@ -140,8 +141,9 @@ def parser()->argparse.ArgumentParser:
     s = sub.add_parser('replay', help=cmd_replay.__doc__, description=cmd_replay.__doc__)
     s.add_argument('--trace', default=None, help='trace file'); s.add_argument('--format', default=None, help='native, openai, mooncake, json, csv, parquet, sharegpt, openai-batch, vllm-bench, sglang-bench (default: native)')
     c = s.add_mutually_exclusive_group(required=False)
-    c.add_argument('--capacity-tokens', type=int, help='cache capacity in tokens'); c.add_argument('--capacity-blocks', type=int, help='cache capacity in blocks')
-    s.add_argument('--block-size', type=int, default=None, help='tokens per KV block (default 16; 512 for mooncake)')
+    c.add_argument('--capacity-tokens', type=number_flag(True, 0, MAX_CAPACITY), help='cache capacity in tokens')
+    c.add_argument('--capacity-blocks', type=number_flag(True, 0, MAX_CAPACITY), help='cache capacity in blocks')
+    s.add_argument('--block-size', type=number_flag(True, 1, MAX_BLOCK_SIZE), default=None, help='tokens per KV block (default 16; 512 for mooncake)')
     s.add_argument('--policies', default=None, help='comma-separated policies (default: all)')
     s.add_argument('--mode', default=None, choices=['block', 'segment'], help='cache units (default: block)')
     s.add_argument('--reuse', default=None, choices=['prefix', 'any'], help='reuse model (default: prefix)')
@@ -162,7 +164,7 @@ def parser()->argparse.ArgumentParser:
     s.add_argument('--tokenizer', default=None, help='for text formats: cl100k_base (default), o200k_base or a tokenizer.json')
     s.add_argument('--model', default=None, metavar='DIR', help='a model folder: apply its chat template and tokenizer')
     s.add_argument('--batch-output', default=None, metavar='FILE', help='with --from openai-batch: the Batch output file; its usage (cached tokens) joins the requests by custom_id')
-    s.add_argument('--block-size', type=int, default=None, help='block size for mooncake input/output')
+    s.add_argument('--block-size', type=number_flag(True, 1, MAX_BLOCK_SIZE), default=None, help='block size for mooncake input/output')
     s.add_argument('--redact', action='store_true', help='drop all text and replace identifiers by salted hashes')
     s.add_argument('--salt', default=None, help='secret salt for --redact'); s.add_argument('--skip-invalid', action='store_true')
     s.add_argument('--overwrite', action='store_true', help='replace OUTPUT if it exists')
@@ -177,7 +179,7 @@ def parser()->argparse.ArgumentParser:
         else: s.add_argument('--configs', default=None, help='a folder of workload configs (default: the bundled data/workloads)')
         s.add_argument('--out', default='outputs/experiments', help='output root (a new timestamped folder per experiment)')
         s.add_argument('--executor', default='process', choices=['serial', 'process', 'ray'], help='where the sweep runs')
-        s.add_argument('--workers', type=int, default=None, help='local processes (default: CPU count)')
+        s.add_argument('--workers', type=number_flag(True, 1, 1024), default=None, help='local processes (default: CPU count)')
         s.add_argument('--seeds', default=None, help='comma-separated seeds (default: the configs\')')
         s.add_argument('--no-progress', action='store_true', help='no progress bar')
         s.set_defaults(fn=fn)
@@ -191,4 +193,7 @@ def main(argv=None)->int:
     except InputError as e:
         print(f"semantic-kv: error: {e}", file=sys.stderr); return 2
     except BrokenPipeError: return 0
+    except OSError as e:   # the system refused a file or folder (disk full, read-only, gone meanwhile): the user's environment, no traceback
+        if e.filename is None: raise
+        print(f"semantic-kv: error: {e.filename}: {e.strerror or e}", file=sys.stderr); return 2
     except KeyboardInterrupt: print("semantic-kv: interrupted", file=sys.stderr); return 130

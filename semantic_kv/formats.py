@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Optional
 import numpy as np
 from .models import SegmentedRequest, Segment, InputError, content_hash, parse_request
-from .inputs import check_output_file, read_text, iter_lines, loads
+from .inputs import check_input_file, check_output_file, read_text, iter_lines, loads, publish, temp_beside
 from .tokens import get_tokenizer, Tokenizer
 from .segment import segment_request
 
@@ -133,6 +133,7 @@ def load_tokenizer(name=None, # a tokenizer name or tokenizer.json (see `get_tok
     if isinstance(name, (str, os.PathLike)):
         p = Path(name)
         if p.is_dir() or p.name == 'tokenizer_config.json': return _chat_template(str(p.resolve()), _mtime(p))
+        if os.path.lexists(p): check_input_file(p, 'tokenizer file')   # an existing path: a regular file (a FIFO or a device is never opened)
         if str(name).endswith('.json'): _hf_tokenizers()
     return get_tokenizer(name)
 
@@ -277,15 +278,13 @@ def _lcs_arrays(trace):
     return ts, ids, sz, _next_access(ids)
 
 def _atomic_bytes(path, overwrite, write):
-    path = check_output_file(Path(path), overwrite)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix='.tmp', dir=path.parent)
+    "Write through a temp file and a rename (`inputs.temp_beside` / `publish`: only a regular file is ever replaced)"
+    f, tmp = temp_beside(path, overwrite)
     try:
-        with os.fdopen(fd, 'wb') as f: write(f)
-        um = os.umask(0); os.umask(um); os.chmod(tmp, 0o666 & ~um)
-        os.replace(tmp, path)
+        with f: write(f)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
-    return path
+        tmp.unlink(missing_ok=True); raise
+    return publish(tmp, path, overwrite)
 
 def write_oraclegeneral(trace, # a `BlockTrace`
                         path,  # output file (`.oracleGeneral` by libCacheSim's convention)

@@ -4,15 +4,17 @@
 
 # %% ../nbs/00b_inputs.ipynb #3c33e335
 from __future__ import annotations
-import datetime, json, math, numbers, os, shutil, tempfile
+import argparse, datetime, json, math, numbers, os, shutil, stat, tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Union
 from .models import InputError
 
 # %% auto #0
-__all__ = ['JSON_WS', 'BOM', 'MAX_JSON_DEPTH', 'MAX_INT_DIGITS', 'is_blank', 'decode_utf8', 'check_input_file', 'read_text',
-           'iter_lines', 'loads', 'load_json_file', 'check_number', 'parse_numbers', 'check_name', 'check_output_root',
-           'check_output_file', 'atomic_write', 'fresh_path', 'StagedDir', 'jsonable', 'dumps']
+__all__ = ['JSON_WS', 'BOM', 'MAX_LINE_BYTES', 'MAX_JSON_DEPTH', 'MAX_INT_DIGITS', 'MAX_CAPACITY', 'MAX_BLOCK_SIZE', 'is_blank',
+           'decode_utf8', 'file_kind', 'check_input_file', 'open_input', 'read_text', 'iter_lines', 'loads',
+           'load_json_file', 'check_number', 'parse_numbers', 'number_flag', 'check_name', 'check_output_root',
+           'check_output_file', 'temp_beside', 'publish', 'atomic_write', 'fresh_path', 'StagedDir', 'jsonable',
+           'dumps']
 
 # %% ../nbs/00b_inputs.ipynb #ab5b71d8
 JSON_WS = ' \t\r\n'          # the whitespace JSON itself allows between tokens
@@ -40,35 +42,89 @@ def decode_utf8(data:bytes,          # the raw bytes
     return s[1:] if first and s.startswith(BOM) else s
 
 # %% ../nbs/00b_inputs.ipynb #3ad5c641
+MAX_LINE_BYTES = 64 << 20   # one line of a JSON Lines file: twice the proxy's largest request body (32 MiB)
+
+_KINDS = ((stat.S_ISDIR, 'a directory'), (stat.S_ISFIFO, 'a FIFO (named pipe)'), (stat.S_ISCHR, 'a character device'),
+          (stat.S_ISBLK, 'a block device'), (stat.S_ISSOCK, 'a socket'), (stat.S_ISREG, 'a regular file'))
+
+def file_kind(mode:int, # an `st_mode`
+             )->str:
+    "What a file is, in words: 'a regular file', 'a directory', 'a FIFO (named pipe)', 'a character device', ..."
+    return next((w for f, w in _KINDS if f(mode)), 'not a regular file')
+
+def _not_regular(mode:int, what:str, s:str)->InputError:
+    return InputError(f"is {file_kind(mode)}, expected a {what}" + ('' if stat.S_ISDIR(mode) else ' (only regular files are read)'), s)
+
 def check_input_file(path,             # the path given by the user
                      what:str='file',  # what it should be, for the message
                     )->Path:
-    "`path` if it is an existing, readable regular file; else an `InputError` saying what it is instead"
+    "`path` if it is an existing, readable regular file; else an `InputError` saying what it is instead (nothing is opened)"
     p, s = Path(path), str(path)
-    if p.is_dir(): raise InputError(f"is a directory, expected a {what}", s)
-    if not p.exists(): raise InputError(f"no such {what}", s)
+    try: st = os.stat(p)
+    except (FileNotFoundError, NotADirectoryError): raise InputError(f"no such {what}", s) from None
+    except OSError as e: raise InputError(f"cannot read: {e.strerror}", s) from None
+    if not stat.S_ISREG(st.st_mode): raise _not_regular(st.st_mode, what, s)
     if not os.access(p, os.R_OK): raise InputError(f"{what} is not readable (permission denied)", s)
     return p
 
-def read_text(path, what:str='file')->str:
-    "The whole text of a file: checked, strict UTF-8, a leading BOM dropped"
-    p = check_input_file(path, what)
-    try: data = p.read_bytes()
-    except OSError as e: raise InputError(f"cannot read: {e.strerror}", str(path)) from None
-    return decode_utf8(data, str(path))
+def open_input(path, what:str='file'):
+    "A checked input file opened for binary reading: opened without blocking and checked again on the descriptor"
+    p, s = check_input_file(path, what), str(path)
+    try: fd = os.open(p, os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0) | getattr(os, 'O_NOCTTY', 0))
+    except OSError as e: raise InputError(f"cannot read: {e.strerror}", s) from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode): os.close(fd); raise _not_regular(mode, what, s)
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, 'rb')
 
-def iter_lines(f,                     # a path, or a binary file object (e.g. `sys.stdin.buffer`)
+def _binary(raw:bytes, source, line):
+    "An `InputError` if the line `raw` holds a NUL byte (text and JSON never do), else None"
+    k = raw.find(b'\x00')
+    return None if k < 0 else InputError(f"binary data, not text (NUL byte at byte offset {k} of the line)", source, line)
+
+def read_text(path, what:str='file')->str:
+    "The whole text of a file: checked, strict UTF-8, no NUL byte, a leading BOM dropped"
+    parts, lines, pos = [], 0, 0
+    with open_input(path, what) as f:
+        try:
+            while (chunk := f.read(1 << 24)):   # 16 MiB at a time: binary data is refused at its first chunk, not after reading it all
+                if (k := chunk.find(b'\x00')) >= 0:
+                    raise InputError(f"binary data, not text (NUL byte at byte offset {pos + k})", str(path), lines + chunk.count(b'\n', 0, k) + 1)
+                parts.append(chunk); lines += chunk.count(b'\n'); pos += len(chunk)
+        except OSError as e: raise InputError(f"cannot read: {e.strerror}", str(path)) from None
+    return decode_utf8(b''.join(parts), str(path))
+
+def _raw_lines(f, source, limit:int):
+    "(line number, raw line or its InputError); a line longer than `limit` is read past in chunks, never held whole"
+    if not hasattr(f, 'readline'):
+        for i, raw in enumerate(f, 1):
+            yield i, (InputError(f"line longer than {limit:,} bytes", source, i) if len(raw) > limit else raw)
+        return
+    i = 0
+    while (raw := f.readline(limit + 1)):
+        i += 1
+        if len(raw) > limit and raw[-1:] not in (b'\n', '\n'):
+            b = raw if isinstance(raw, bytes) else raw.encode('utf-8', 'surrogatepass')
+            e = _binary(b, source, i) or InputError(f"line longer than {limit:,} bytes (MAX_LINE_BYTES): not a trace line", source, i)
+            yield i, e                     # a caller that stops here reads no further
+            while (rest := f.readline(1 << 20)) and rest[-1:] not in (b'\n', '\n'): pass   # skip the rest of the line
+        else: yield i, raw
+
+def iter_lines(f,                     # a path, or a binary file object (e.g. `sys.stdin.buffer`), or an iterable of lines
                source:str|None=None,  # name for errors (default: the path)
+               max_line:int|None=None,# longest line in bytes (default `MAX_LINE_BYTES`)
               )->Iterator[tuple[int, Union[str, InputError]]]:
-    "`(line number, text)` for every non-blank line; an undecodable line comes as its `InputError`, so a caller may skip it"
+    "`(line number, text)` for every non-blank line; an undecodable, binary or too long line comes as its `InputError`, so a caller may skip it"
     if isinstance(f, (str, os.PathLike)):
         source = source or str(f)
-        with open(check_input_file(f), 'rb') as fh: yield from iter_lines(fh, source)
+        with open_input(f) as fh: yield from iter_lines(fh, source, max_line)
         return
-    for i, raw in enumerate(f, 1):
+    for i, raw in _raw_lines(f, source, max_line or MAX_LINE_BYTES):
+        if isinstance(raw, InputError): yield i, raw; continue
         if isinstance(raw, str): raw = raw.encode('utf-8', 'surrogatepass')   # a text stream: re-check it strictly
         if i == 1 and raw.startswith(BOM.encode()): raw = raw[3:]
         if is_blank(raw): continue
+        if (e := _binary(raw, source, i)): yield i, e; continue
         try: yield i, decode_utf8(raw, source, i, first=False)
         except InputError as e: yield i, e
 
@@ -125,6 +181,9 @@ def load_json_file(path, what:str='file')->Any:
     return loads(read_text(path, what), str(path))
 
 # %% ../nbs/00b_inputs.ipynb #78ac04ac
+MAX_CAPACITY = 2**53       # a cache capacity in tokens or blocks: exact as a float64 and in int64 arithmetic, beyond any trace's footprint
+MAX_BLOCK_SIZE = 1 << 20   # tokens per KV block (engines use 16 to 512)
+
 def check_number(v,                     # the value
                  field:str,             # its name, for the message
                  integer:bool=False,    # must be an integer (a float like 3.0 is refused too)
@@ -154,6 +213,17 @@ def parse_numbers(s:str,              # comma-separated values, as typed on the 
     if not out: raise InputError(f"{field}: expected at least one value")
     return out
 
+def number_flag(integer:bool=False, lo=None, hi=None, lo_open:bool=False):
+    "An argparse `type=` that checks the flag with `check_number`: a bad value is argparse's error naming the flag (exit 2)"
+    kind = 'an integer' if integer else 'a number'
+    def parse(s:str):
+        try: v = int(s) if integer else float(s)
+        except ValueError: raise argparse.ArgumentTypeError(f"{s!r:.40} is not {kind}") from None
+        try: return check_number(v, 'flag', integer, lo, hi, lo_open)
+        except InputError as e: raise argparse.ArgumentTypeError(e.msg.removeprefix('flag: ')) from None
+    parse.__name__ = 'integer' if integer else 'number'
+    return parse
+
 # %% ../nbs/00b_inputs.ipynb #0a06684c
 def check_name(name:str,             # a report or experiment name that becomes a folder name
                field:str='name')->str:
@@ -165,9 +235,15 @@ def check_name(name:str,             # a report or experiment name that becomes 
     if len(name.encode()) > 200: raise InputError(f"{field}: longer than 200 bytes")
     return name
 
+def _probe(d:Path, field:str, s:str):
+    "Create and remove a temp file in the folder `d`: the system's answer, not just its permission bits (`/proc`, read-only mounts)"
+    try: fd, tmp = tempfile.mkstemp(prefix='.semantic-kv-probe.', dir=d)
+    except OSError as e: raise InputError(f"{field}: cannot write here ({e.strerror})", s) from None
+    os.close(fd); os.unlink(tmp)
+
 def check_output_root(root,                # the output folder given by the user
                       field:str='--out')->Path:
-    "`root` if it is, or can be created as, a writable directory (nothing is created here)"
+    "`root` if it is, or can be created as, a writable directory (nothing is left behind here)"
     p = Path(root)
     if p.exists() and not p.is_dir(): raise InputError(f"{field}: exists and is not a directory", str(root))
     q = p
@@ -176,28 +252,49 @@ def check_output_root(root,                # the output folder given by the user
         q = q.parent
     if q.exists() and not q.is_dir(): raise InputError(f"{field}: {q} is not a directory", str(root))
     if not os.access(q, os.W_OK | os.X_OK): raise InputError(f"{field}: not writable (permission denied)", str(q))
+    _probe(q, field, str(root))
     return p
 
 def check_output_file(path, overwrite:bool=False, field:str='output')->Path:
-    "`path` if it can be written: not a directory, not an existing file unless `overwrite`, in a writable directory"
-    p = Path(path)
-    if p.is_dir(): raise InputError(f"{field}: is a directory, expected a file", str(path))
-    if p.exists() and not overwrite: raise InputError("output file exists (pass overwrite=True / --overwrite to replace it)", str(path))
+    "`path` if it can be written: not an existing file unless `overwrite`, and then only a regular file; in a writable directory"
+    p, s = Path(path), str(path)
+    try: mode = os.stat(p).st_mode
+    except OSError: mode = None
+    if mode is not None and stat.S_ISDIR(mode): raise InputError(f"{field}: is a directory, expected a file", s)
+    if mode is not None and not stat.S_ISREG(mode): raise InputError(f"{field}: is {file_kind(mode)}: only a regular file is ever replaced", s)
+    if (mode is not None or p.is_symlink()) and not overwrite: raise InputError("output file exists (pass overwrite=True / --overwrite to replace it)", s)
     if not p.parent.is_dir(): raise InputError("output directory does not exist", str(p.parent))
     if not os.access(p.parent, os.W_OK | os.X_OK): raise InputError(f"{field}: directory not writable (permission denied)", str(p.parent))
+    _probe(p.parent, field, s)
     return p
+
+def temp_beside(path, overwrite:bool=False):
+    "`(open binary file, temp path)` in the folder of a checked output `path`; publish it with `publish`"
+    p = check_output_file(path, overwrite)
+    try: fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix='.tmp', dir=p.parent)
+    except OSError as e: raise InputError(f"cannot write: {e.strerror}", str(path)) from None
+    um = os.umask(0); os.umask(um); os.chmod(tmp, 0o666 & ~um)   # mkstemp makes 0600; give the usual permissions
+    return os.fdopen(fd, 'wb'), Path(tmp)
+
+def publish(tmp, path, overwrite:bool=False)->Path:
+    "Rename the finished temp file onto `path`, checked once more just before: only a regular file is ever replaced"
+    try:
+        check_output_file(path, overwrite)
+        os.replace(tmp, path)
+    except BaseException as e:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError): raise InputError(f"cannot write: {e.strerror}", str(path)) from None
+        raise
+    return Path(path)
 
 def atomic_write(path, data:Union[str, bytes], overwrite:bool=True)->Path:
     "Write `data` to `path` through a temp file in the same folder and a rename: readers see the old file or the whole new one"
-    p = check_output_file(path, overwrite)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix='.tmp', dir=p.parent)
+    f, tmp = temp_beside(path, overwrite)
     try:
-        with os.fdopen(fd, 'wb') as f: f.write(data.encode('utf-8') if isinstance(data, str) else data)
-        um = os.umask(0); os.umask(um); os.chmod(tmp, 0o666 & ~um)
-        os.replace(tmp, p)
+        with f: f.write(data.encode('utf-8') if isinstance(data, str) else data)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
-    return p
+        tmp.unlink(missing_ok=True); raise
+    return publish(tmp, path, overwrite)
 
 # %% ../nbs/00b_inputs.ipynb #43ae9b2e
 def fresh_path(root, name:str, now:Optional[datetime.datetime]=None, stamp:bool=True)->Path:
@@ -214,8 +311,10 @@ class StagedDir:
         self.root, self.name = check_output_root(root), check_name(name)
         self.path = self.final = None
     def __enter__(self)->Path:
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.path = Path(tempfile.mkdtemp(prefix=f".{self.name}.", suffix='.partial', dir=self.root))
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.path = Path(tempfile.mkdtemp(prefix=f".{self.name}.", suffix='.partial', dir=self.root))
+        except OSError as e: raise InputError(f"cannot create the report folder ({e.strerror})", str(self.root)) from None
         return self.path
     def __exit__(self, typ, val, tb):
         if typ is not None: shutil.rmtree(self.path, ignore_errors=True); return False

@@ -266,11 +266,12 @@ def tune(policy_cls,                  # a policy class
 # %% ../nbs/16_policy_bench.ipynb #df9ea2c1
 def register_cli(sub):
     "Add `bench-policies` to the `semantic-kv` command"
+    from semantic_kv.inputs import number_flag
     p = sub.add_parser('bench-policies', help='held-out policy benchmark: families x capacities x seeds')
     p.add_argument('--families', help='comma-separated families (default: all)')
     p.add_argument('--policies', help='comma-separated policies (default: the benchmark set)')
     p.add_argument('--seeds', default='1,2', help='held-out seeds (default 1,2)')
-    p.add_argument('--n-requests', type=int, help='requests per generated trace (default: each family its own)')
+    p.add_argument('--n-requests', type=number_flag(True, 1, 1_000_000), help='requests per generated trace (default: each family its own)')
     p.add_argument('--quick', action='store_true', help='small traces, one seed (about a minute)')
     p.add_argument('--no-libcachesim', action='store_true', help='skip the libCacheSim reference policies')
     p.add_argument('--executor', default='process', choices=['serial', 'process', 'ray'])
@@ -280,14 +281,18 @@ def register_cli(sub):
 def cmd_bench_policies(a)->int:
     "Run the benchmark and print the held-out leaderboard"
     csv = lambda s: [x.strip() for x in s.split(',') if x.strip()]
-    try: seeds = tuple(int(x) for x in csv(a.seeds))
-    except ValueError: raise InputError(f"--seeds: expected comma-separated integers, got {a.seeds!r}") from None
+    from semantic_kv.inputs import atomic_write, check_output_root, parse_numbers
+    seeds = tuple(parse_numbers(a.seeds, '--seeds', integer=True, lo=0, hi=2**32 - 1))
+    if a.out: check_output_root(a.out)   # before the run, not after it
     pols = tuple(csv(a.policies)) if a.policies else BENCH_POLICIES
     for p in pols:
         from semantic_kv.policies import POLICIES
         if p not in POLICIES: raise InputError(f"--policies: unknown policy {p!r}; choose from {', '.join(sorted(POLICIES))}")
     if 'lru' not in pols or 'belady' not in pols: pols = tuple(dict.fromkeys(('lru',) + pols + ('belady',)))
     fams = csv(a.families) if a.families else None
+    known = list(FAMILIES) + list(WORKLOADS) + ['mooncake_a', 'mooncake_b']
+    for f in fams or []:
+        if f not in known: raise InputError(f"--families: unknown family {f!r}; choose from {', '.join(known)}")   # before the run, not in it
     n = a.n_requests or (300 if a.quick else None)
     if a.quick: seeds = seeds[:1]
     if find_mooncake() is None: print(f"semantic-kv: Mooncake trace not found, running without it ({MOONCAKE_URL})", file=__import__('sys').stderr)
@@ -295,9 +300,11 @@ def cmd_bench_policies(a)->int:
     lb = leaderboard(df)
     print(lb.round(3).to_string(index=False))
     if a.out:
-        out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
-        df.to_csv(out/'results.csv', index=False)
-        (out/'leaderboard.md').write_text(lb.round(4).to_markdown(index=False) if _has_tabulate() else lb.round(4).to_string(index=False))
+        out = Path(a.out)
+        try: out.mkdir(parents=True, exist_ok=True)
+        except OSError as e: raise InputError(f"--out: cannot create the folder ({e.strerror})", str(out)) from None
+        atomic_write(out/'results.csv', df.to_csv(index=False))
+        atomic_write(out/'leaderboard.md', lb.round(4).to_markdown(index=False) if _has_tabulate() else lb.round(4).to_string(index=False))
         print(f"wrote {out/'results.csv'} and {out/'leaderboard.md'}", file=__import__('sys').stderr)
     return 0
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from .models import InputError, describe_error
-from .inputs import check_name, check_output_root, check_number, dumps, load_json_file, StagedDir
+from .inputs import MAX_BLOCK_SIZE, MAX_CAPACITY, check_input_file, check_name, check_output_root, check_number, dumps, load_json_file, StagedDir
 from .latency import LatencyModel
 from .blocks import BlockTrace
 from .sim import simulate, make_policy, capacity_in_tokens, POLICIES
@@ -36,9 +36,9 @@ class ReplayConfig(BaseModel):
     model_config = ConfigDict(extra='forbid', allow_inf_nan=False)
     trace: str
     format: str = 'native'
-    capacity_tokens: Optional[int] = Field(None, ge=0, strict=True)
-    capacity_blocks: Optional[int] = Field(None, ge=0, strict=True)
-    block_size: Optional[int] = Field(None, ge=1, le=1 << 20, strict=True)
+    capacity_tokens: Optional[int] = Field(None, ge=0, le=MAX_CAPACITY, strict=True)
+    capacity_blocks: Optional[int] = Field(None, ge=0, le=MAX_CAPACITY, strict=True)
+    block_size: Optional[int] = Field(None, ge=1, le=MAX_BLOCK_SIZE, strict=True)
     policies: Optional[list[str]] = Field(None, min_length=1)
     mode: Literal['block', 'segment'] = 'block'
     reuse: Literal['prefix', 'any'] = 'prefix'
@@ -94,6 +94,9 @@ def replay_config(config=None,  # a JSON replay config file, or None
     except ValidationError as e: raise InputError(describe_error(e), str(config) if config else None) from None
     if (cfg.capacity_tokens is None) == (cfg.capacity_blocks is None):
         raise InputError("give exactly one of capacity_tokens / capacity_blocks (--capacity-tokens, --capacity-blocks)", str(config) if config else None)
+    bs = cfg.block_size or (512 if cfg.format == 'mooncake' else 16)
+    if cfg.capacity_blocks is not None and cfg.capacity_blocks * bs > MAX_CAPACITY:
+        raise InputError(f"capacity_blocks: {cfg.capacity_blocks:,} blocks of {bs} tokens is more than {MAX_CAPACITY:,} tokens", str(config) if config else None)
     return cfg
 
 # %% ../nbs/23_replay.ipynb #bf4f34e3
@@ -225,6 +228,7 @@ def run_replay(config=None,          # a JSON replay config file (optional)
               )->tuple[Replay, Optional[Path]]:
     "Validate everything (config, fields, output location) before computing; run; write the report atomically if asked"
     cfg = replay_config(config, **fields)
+    check_input_file(cfg.trace, 'trace')
     if out_root is not None:
         check_output_root(out_root)
         check_name(cfg.name or Path(cfg.trace).stem, 'name')

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal, Optional
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from .models import SegmentedRequest, Segment, ChatRequest, InputError, content_hash, describe_error, parse_request
-from .inputs import check_input_file, check_output_file, check_number, is_blank, iter_lines, load_json_file, loads, read_text
+from .models import SegmentedRequest, Segment, ChatRequest, InputError, MAX_PROMPT_TOKENS, content_hash, describe_error, parse_request
+from .inputs import (JSON_WS, check_input_file, check_output_file, check_number, is_blank, iter_lines, load_json_file, loads,
+                                open_input, publish, read_text, temp_beside)
 from .tokens import get_tokenizer
 from .formats import (Ctx, ChatTemplate, load_tokenizer, usage_observed, parse_sharegpt, parse_openai_batch, parse_bench, batch_observations,
                                  write_oraclegeneral, write_lcs_csv)
@@ -64,14 +65,45 @@ def _loads(line:str, src:str, i:int):
     if not isinstance(o, dict): raise InputError(f"expected a JSON object, got {type(o).__name__}", src, i)
     return o
 
-def parse_native(o:dict, src:str|None=None, i:int|None=None)->SegmentedRequest:
+_INT_FIELDS, _NUM_FIELDS = ('output_tokens', 'observed_prefill_tokens', 'observed_cached_tokens'), ('timestamp_ms', 'observed_ttft_ms', 'observed_total_latency_ms')
+
+def _check_types(o:dict, src, i):
+    "JSON types as the schema means them: an integer is an int (no bool, string or float), a number an int or float"
+    for k in _INT_FIELDS + _NUM_FIELDS:
+        v = o.get(k)
+        if v is not None and not (type(v) is int or (k in _NUM_FIELDS and type(v) is float)):
+            raise InputError(f"{k}: expected {'an integer' if k in _INT_FIELDS else 'a number'}, got {v!r:.40}", src, i)
+    segs = o.get('segments')
+    for j, s in enumerate(segs if isinstance(segs, list) else []):
+        for k in ('token_count', 'message_index'):
+            v = s.get(k) if isinstance(s, dict) else None
+            if v is not None and type(v) is not int: raise InputError(f"segments[{j}].{k}: expected an integer, got {v!r:.40}", src, i)
+
+def _check_values(r:SegmentedRequest, src, i)->SegmentedRequest:
+    "What the types cannot say: times from zero on, non-empty hashes, no more cached tokens than the prompt holds"
+    if r.timestamp_ms is not None and r.timestamp_ms < 0: raise InputError(f"timestamp_ms: must be >= 0, got {r.timestamp_ms!r}", src, i)
+    for j, s in enumerate(r.segments):
+        if not s.content_hash.strip(): raise InputError(f"segments[{j}].content_hash: must not be empty", src, i)
+    c, p = r.observed_cached_tokens, r.observed_prefill_tokens
+    if c is not None and p is None and c > r.prompt_tokens:
+        raise InputError(f"observed_cached_tokens: {c:,} exceeds the prompt's {r.prompt_tokens:,} tokens", src, i)
+    if c is not None and p is not None and c + p > MAX_PROMPT_TOKENS:
+        raise InputError(f"observed_cached_tokens + observed_prefill_tokens: {c + p:,} tokens, more than any context holds ({MAX_PROMPT_TOKENS:,})", src, i)
+    return r
+
+def parse_native(o:dict,                # one decoded record
+                 src:str|None=None, i:int|None=None,
+                 strict:bool=True,      # JSON types checked (False for CSV, whose values are all text)
+                )->SegmentedRequest:
     "Validate one native record (a decoded JSON object)"
     o = dict(o); v = o.pop('format_version', FORMAT_VERSION); o.pop('note', None)
     if v != FORMAT_VERSION: raise InputError(f"format_version: unknown version {v!r} (this SemanticKV reads {FORMAT_VERSION!r})", src, i)
     if 'hash_ids' in o: raise InputError("this looks like a Mooncake record: read it with --format mooncake", src, i)
     if 'messages' in o or 'request' in o: raise InputError("this looks like an OpenAI chat request: read it with --format openai", src, i)
-    try: return SegmentedRequest.model_validate(o)
+    if strict: _check_types(o, src, i)
+    try: r = SegmentedRequest.model_validate(o)
     except ValidationError as e: raise InputError(describe_error(e), src, i) from None
+    return _check_values(r, src, i)
 
 # %% ../nbs/20_traces.ipynb #6e2e1d2c
 _WRAPPER = ('timestamp_ms', 'request_id', 'session_id', 'tenant_id', 'cache_salt') + OBSERVED
@@ -121,7 +153,7 @@ def _sniff(path:Path, fmt:str)->str:
 
 def _is_document(path:Path)->bool:
     "Is the file one JSON document (a list, or an object spread over lines) rather than JSON Lines?"
-    with open(path, 'rb') as f: head = f.read(1 << 16).lstrip(b'\xef\xbb\xbf \t\r\n')
+    with open_input(path) as f: head = f.read(1 << 16).lstrip(b'\xef\xbb\xbf \t\r\n')
     if head[:1] == b'[': return True
     first = head.split(b'\n', 1)[0].strip()
     return head[:1] == b'{' and not first.endswith(b'}')
@@ -136,7 +168,7 @@ def _check_fmt(fmt, valid, what='format'):
     if fmt not in valid: raise InputError(f"unknown {what} {fmt!r}: expected one of {', '.join(valid)}")
 
 class TraceReader:
-    "Iterator over the requests of a trace file; `.count` requests read so far, `.skipped` bad lines skipped."
+    "Iterator over the requests of a trace file; `.count` requests read so far, `.skipped` bad lines skipped, `.out_of_order` earlier than one before."
     def __init__(self, path, fmt:str='native', tokenizer=None, skip_invalid:bool=False, block_size:int=512,
                  with_text:bool=False, keep_token_ids:bool=False, batch_output=None):
         _check_fmt(fmt, READ_FORMATS)
@@ -148,7 +180,7 @@ class TraceReader:
         self.tok = load_tokenizer(tokenizer) if fmt in TEXT_FORMATS else None
         self.ctx = Ctx(self.tok, with_text, keep_token_ids) if fmt in TEXT_FORMATS + ('vllm-bench', 'sglang-bench') else None
         self._run = 0
-        self.count, self.skipped, self.errors = 0, 0, []
+        self.count, self.skipped, self.errors, self.out_of_order, self.timed, self._last_ts = 0, 0, [], 0, 0, None
         self._it = self._records()
     def __iter__(self): return self
     def __next__(self): return next(self._it)
@@ -161,7 +193,7 @@ class TraceReader:
             except InputError as e: raise InputError(f"{i}: {e.msg}", src) from None
         if self.fmt == 'openai': return parse_openai(o, self.tok, src, i, self.with_text, self.keep_token_ids)
         if self.fmt == 'mooncake': return parse_mooncake(o, self.block_size, src, i)
-        if self.fmt in ('native', 'json', 'csv', 'parquet'): return parse_native(o, src, i)
+        if self.fmt in ('native', 'json', 'csv', 'parquet'): return parse_native(o, src, i, strict=_sniff(self.path, self.fmt) != 'csv')
         try:
             if self.fmt == 'sharegpt': return parse_sharegpt(o, self.ctx)
             if self.fmt == 'openai-batch':
@@ -184,7 +216,7 @@ class TraceReader:
                 if last is not None: yield last
                 if isinstance(line, InputError): last = (i, line); continue
                 try: last = (i, _loads(line, src, i))
-                except InputError as e: last = (i, e if line.endswith('\n') else None)
+                except InputError as e: last = (i, e if line.endswith('\n') or not line.lstrip(JSON_WS).startswith('{') else None)   # torn: a record begun, not ended
             if last is not None and last[1] is None:   # an unterminated, unreadable last line: a writer killed mid-write
                 warnings.warn(f"{src}:{last[0]}: skipped a torn last line (the writer was interrupted)"); self.skipped += 1
             elif last is not None: yield last
@@ -237,7 +269,16 @@ class TraceReader:
                 continue
             for q in (r if isinstance(r, list) else [r]):
                 self.count += 1
+                if q.timestamp_ms is not None:
+                    self.timed += 1
+                    if self._last_ts is not None and q.timestamp_ms < self._last_ts: self.out_of_order += 1
+                    else: self._last_ts = q.timestamp_ms
                 yield q
+
+def _none_read(rd:TraceReader, path):
+    "An `InputError` when the reader skipped every line it saw: nothing in the file was a trace record"
+    first = f"; the first: {rd.errors[0]}" if rd.errors else ''
+    return InputError(f"not a trace: no request could be read, {rd.skipped} invalid line(s) skipped{first}", str(path))
 
 def read_requests(path,                     # a trace file
                   fmt:str='native',         # one of `READ_FORMATS` ('native': JSONL, or .json/.csv/.parquet by suffix)
@@ -284,10 +325,9 @@ class MooncakeExporter:
 
 # %% ../nbs/20_traces.ipynb #7a335e82
 def _open_atomic(path:Path, overwrite:bool):
-    check_output_file(path, overwrite)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix='.tmp', dir=path.parent)
-    um = os.umask(0); os.umask(um); os.chmod(tmp, 0o666 & ~um)   # mkstemp makes 0600; give the usual permissions
-    return os.fdopen(fd, 'w', encoding='utf-8', newline=''), Path(tmp)
+    "A text temp file beside `path` (checked: only a regular file is replaced), published with `inputs.publish`"
+    f, tmp = temp_beside(path, overwrite)
+    return io.TextIOWrapper(f, encoding='utf-8', newline=''), tmp
 
 _CSV_COLS = ['format_version'] + [k for k in SegmentedRequest.model_fields if k != 'segments'] + ['prompt_tokens', 'segments', 'note']
 
@@ -304,8 +344,9 @@ def _write_parquet(reqs, path:Path, overwrite:bool, note)->int:
     schema = pa.schema([(c, types.get(c, pa.string())) for c in _CSV_COLS])
     table = pa.Table.from_pylist(rows, schema=schema)
     f, tmp = _open_atomic(path, overwrite); f.close()
-    try: pq.write_table(table, str(tmp)); os.replace(tmp, path)
+    try: pq.write_table(table, str(tmp))
     except BaseException: tmp.unlink(missing_ok=True); raise
+    publish(tmp, path, overwrite)
     return len(rows)
 
 def write_requests(reqs:Iterable[SegmentedRequest], # requests in arrival order (any iterable: streamed)
@@ -339,9 +380,9 @@ def write_requests(reqs:Iterable[SegmentedRequest], # requests in arrival order 
                 else: f.write(_dumps(native_dict(r, note)) + '\n')
                 n += 1
             if fmt == 'json': f.write('\n]}\n')
-        os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True); raise
+    publish(tmp, path, overwrite)
     return n
 
 # %% ../nbs/20_traces.ipynb #d5489e9e
@@ -394,7 +435,10 @@ def convert_trace(inp,                       # input trace file
         from tqdm.auto import tqdm
         rd_it = tqdm(rd, desc='convert', unit='req', file=sys.stderr, leave=False)
     else: rd_it = rd
-    recs = (redact_request(r, salt) for r in rd_it) if redact else rd_it
+    def _all(it):
+        yield from it
+        if rd.count == 0 and rd.skipped: raise _none_read(rd, inp)   # all skipped: no output file, not "0 requests written"
+    recs = (redact_request(r, salt) for r in _all(rd_it)) if redact else _all(rd_it)
     n = write_requests(recs, out, to_fmt, bs_out, overwrite, note)
     return dict(requests=n, skipped=rd.skipped, output=str(out), format=to_fmt)
 
@@ -414,10 +458,16 @@ def load_block_trace(path,                     # a trace file
     if fmt == 'mooncake':
         if mode != 'block' or reuse != 'prefix': raise InputError("a Mooncake trace has only prefix blocks: use mode='block', reuse='prefix'")
         t = read_mooncake(path, block_size or 512, skip_invalid=skip_invalid)
+        if not len(t) and t.skipped: raise InputError(f"not a trace: no request could be read, {t.skipped} invalid line(s) skipped", str(path))
     else:
         rd = read_requests(path, fmt, tokenizer, skip_invalid, keep_token_ids=True)
         t = build_trace(rd, block_size or 16, mode, reuse, name or Path(path).stem)
         t.skipped = rd.skipped
+        if rd.count == 0 and rd.skipped: raise _none_read(rd, path)
+        if rd.out_of_order and rd.timed == rd.count:   # e.g. a proxy's trace: records written as requests complete
+            t.requests.sort(key=lambda b: b.arrival_ms)
+            warnings.warn(f"{path}: {rd.out_of_order} request(s) out of timestamp order: replayed in arrival order")
+        elif rd.out_of_order: warnings.warn(f"{path}: {rd.out_of_order} request(s) out of timestamp order, and some without a timestamp: replayed in file order")
     if name: t.name = name
     return t
 
@@ -491,7 +541,7 @@ def make_example_traces(out_dir,          # directory for the three example file
     with f:
         for l, o in zip(lines, obs):
             f.write(_dumps({**l, **{k: getattr(o, k) for k in OBSERVED[1:]}, 'note': EXAMPLE_NOTE}) + '\n')
-    os.replace(tmp, out_dir/'example_rag_openai.jsonl')
+    publish(tmp, out_dir/'example_rag_openai.jsonl', overwrite)
     agent = [segment_request(q, tok, keep_token_ids=True) for q in W.generate(W.DATA_DIR/'tool_agent_session_reuse.json', seed, n_agent)]
     agent = [redact_request(r, EXAMPLE_SALT) for r in observe(agent, seed + 1)]
     na = write_requests(agent, out_dir/'example_agent_native.jsonl', 'native', overwrite=overwrite, note=EXAMPLE_NOTE)
