@@ -28,6 +28,7 @@ class RequestError(Exception):
         self.status, self.message, self.param, self.code, self.headers = status, message, param, code, tuple(headers)
         self.type = type_ or ERROR_TYPES.get(status, 'invalid_request_error')
     def body(self)->bytes: return error_body(self.status, self.message, self.param, self.type, self.code)
+    def __reduce__(self): return (RequestError, (self.status, self.message, self.param, self.type, self.code, self.headers))   # crosses processes
 
 def error_body(status:int,             # HTTP status
                message:str,            # what is wrong, for a person
