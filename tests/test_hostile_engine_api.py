@@ -141,7 +141,8 @@ def test_engine_large_body_does_not_stall_health():
         t.join()
         assert json_error(out['r'], 400)['param'] == 'messages'
         assert httpx.post(s.url + CHAT, json={'model': 'm', 'messages': MSG, 'max_tokens': 1}).status_code == 200
-        if eng._proc_pool is not None: eng._proc_pool.shutdown()
+        assert eng._proc_pool is not None
+    assert eng._proc_pool is None   # the server's shutdown stopped the worker process
 
 def _cli(*argv):
     return subprocess.run([sys.executable, '-c', 'import sys; from semantic_kv.cli import main; sys.exit(main())', *argv],
@@ -197,6 +198,7 @@ def test_api_hostile_bodies(api):
         ('post', '/v1/simulate/request', dict(json=dict(base, block_size='16')), 422, 'block_size'),
         ('post', '/v1/simulate/request', dict(json=dict(base, capacity_tokens=-1)), 422, 'capacity_tokens'),
         ('post', '/v1/simulate/request', dict(json=dict(base, session_id='s2', policy='belady')), 422, 'policy'),
+        ('post', '/v1/simulate/request', dict(json=dict(base, session_id='s3', policy='')), 422, 'policy'),
         ('post', '/v1/segment', dict(content=b'[' * 100_000 + b']' * 100_000), 422, 'body'),
         ('post', '/v1/segment', dict(content=b'{"messages": 1' + b'0' * 5000 + b'}'), 422, 'body'),
         ('post', '/v1/segment', dict(content=b'{"messages": [{"role": "user", "content": "x"}], "t": Infinity}'), 422, 'body'),

@@ -192,7 +192,7 @@ class Sessions:
                 if s.requests >= L.max_session_requests:
                     raise InputError(f"session_id: session {req.session_id!r} reached its limit of {L.max_session_requests} requests")
                 return s
-            policy = req.policy or L.default_policy
+            policy = L.default_policy if req.policy is None else req.policy   # '' is a wrong name, not the default
             cls = POLICIES.get(policy)
             if cls is None: raise InputError(f"policy: unknown policy {policy!r}; choose from {', '.join(sorted(POLICIES))}")
             if cls.needs_future: raise InputError(f"policy: {policy!r} reads the future; it runs on whole traces (/v1/simulate/trace), not in a session")

@@ -117,7 +117,7 @@ class Engine:
         self._held = {}   # id -> handle of each running request
         self.rng = random.Random(self.cfg.seed)
         self._slots = None   # an asyncio.Semaphore, created in the serving loop
-        self._pool = ThreadPoolExecutor(2, thread_name_prefix='semantic-kv-engine-parse')   # parsing and segmentation, off the event loop
+        self._pool = None        # threads for parsing and segmentation, off the event loop (created on first use)
         self._proc_pool = None   # a process for bodies over `offload_bytes`, created on first use
         self.offload_bytes = 256 * 1024
         self.running = self.waiting = self.cancelled = 0
@@ -160,6 +160,11 @@ class Engine:
         h = self.cache.start(br.keys, br.sizes, br.types); self._held[id(h)] = h; return h, h.hit_tokens
     def _cache_release(self, h): self._held.pop(id(h), None); self.cache.release(h)
 
+    def close(self):
+        "Stop the parsing thread and process (the server's shutdown calls it)"
+        if self._pool is not None: self._pool.shutdown(wait=False, cancel_futures=True); self._pool = None
+        if self._proc_pool is not None: self._proc_pool.shutdown(wait=False, cancel_futures=True); self._proc_pool = None
+
     def reset(self)->bool:
         "Clear the prefix cache (refused while requests run, as vLLM does)"
         if self.running: return False
@@ -171,7 +176,7 @@ class Engine:
             while True:
                 m = await receive()
                 if m['type'] == 'lifespan.startup': await send({'type': 'lifespan.startup.complete'})
-                elif m['type'] == 'lifespan.shutdown': await send({'type': 'lifespan.shutdown.complete'}); return
+                elif m['type'] == 'lifespan.shutdown': self.close(); await send({'type': 'lifespan.shutdown.complete'}); return
         if scope['type'] != 'http': return
         path, method = scope['path'], scope['method']
         try:
@@ -206,6 +211,7 @@ class Engine:
         if raw is None: return   # the client went away before sending its body
         c, loop = self.cfg, asyncio.get_running_loop()
         args = (raw, list(scope['headers']), chat, c.tokenizer, c.max_model_len, c.default_max_tokens)
+        if self._pool is None: self._pool = ThreadPoolExecutor(2, thread_name_prefix='semantic-kv-engine-parse')
         if len(raw) <= self.offload_bytes: body, max_tokens, sr = await loop.run_in_executor(self._pool, parse_request, *args)
         else:
             import semantic_kv.serve.engine as mod   # the module's function, not a notebook's copy: the worker unpickles it by name
