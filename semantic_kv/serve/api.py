@@ -353,8 +353,15 @@ def make_app(limits:ApiLimits|None=None,        # limits (default `ApiLimits()`)
     from semantic_kv.latency import LatencyModel
     from semantic_kv.policies import POLICIES
     from semantic_kv.segment import segment_request
+    from contextlib import asynccontextmanager
     limits, latency = limits or ApiLimits(), latency or LatencyModel()
-    app = FastAPI(title='SemanticKV simulation API', version=__version__,
+
+    @asynccontextmanager
+    async def lifespan(app):
+        asyncio.get_running_loop().run_in_executor(None, _trace_context)   # warm the trace-job process in the background
+        yield
+
+    app = FastAPI(title='SemanticKV simulation API', version=__version__, lifespan=lifespan,
                   description='Segment chat requests, simulate a prefix cache per session, replay uploaded traces. '
                               'Every TTFT is an estimate from a latency model, never a measurement.')
     app.add_middleware(BodyLimit, limits=limits)
