@@ -144,6 +144,16 @@ def test_engine_large_body_does_not_stall_health():
         assert eng._proc_pool is not None
     assert eng._proc_pool is None   # the server's shutdown stopped the worker process
 
+def test_engine_sheds_large_bodies_beyond_its_parse_queue(engine):
+    "Large bodies wait for one worker process; beyond `max_large_pending` of them a 503 with Retry-After, not an unbounded queue"
+    url, eng, normal = engine
+    eng.max_large_pending, eng.offload_bytes = 0, 1000
+    try:
+        r = httpx.post(url + CHAT, json={'model': 'm', 'messages': [{'role': 'user', 'content': 'x ' * 1000}]}, timeout=10)
+        assert json_error(r, 503)['type'] == 'server_error' and r.headers['retry-after'] == '1'
+    finally: eng.max_large_pending, eng.offload_bytes = 4, 256 * 1024
+    check_alive(url, normal)
+
 def _cli(*argv):
     return subprocess.run([sys.executable, '-c', 'import sys; from semantic_kv.cli import main; sys.exit(main())', *argv],
                           capture_output=True, text=True, timeout=60)

@@ -120,6 +120,7 @@ class Engine:
         self._pool = None        # threads for parsing and segmentation, off the event loop (created on first use)
         self._proc_pool = None   # a process for bodies over `offload_bytes`, created on first use
         self.offload_bytes = 256 * 1024
+        self.max_large_pending, self._large_pending = 4, 0   # large bodies parsing or queued for the process; more get 503
         self.running = self.waiting = self.cancelled = 0
         self.log = collections.deque(maxlen=100_000)   # latest requests: request_id, prompt_tokens, cached_tokens (scheduling order)
         self.keep_log = True
@@ -214,11 +215,15 @@ class Engine:
         if self._pool is None: self._pool = ThreadPoolExecutor(2, thread_name_prefix='semantic-kv-engine-parse')
         if len(raw) <= self.offload_bytes: body, max_tokens, sr = await loop.run_in_executor(self._pool, parse_request, *args)
         else:
+            if self._large_pending >= self.max_large_pending:
+                raise RequestError(503, f"{self._large_pending} large requests are being parsed; retry later", type_='server_error', headers=[(b'retry-after', b'1')])
+            self._large_pending += 1
             import semantic_kv.serve.engine as mod   # the module's function, not a notebook's copy: the worker unpickles it by name
             try: body, max_tokens, sr = await loop.run_in_executor(self._procs(), mod.parse_request, *args)
             except BrokenProcessPool:
                 self._proc_pool = None
                 raise RequestError(503, 'the request could not be parsed (its worker process ended); retry', type_='server_error') from None
+            finally: self._large_pending -= 1
         fail = self._inject()
         if fail == 'rate_limit': return await _send(send, 429, _err(429, 'injected failure: rate limit', 'rate_limit_error', 'rate_limit_exceeded'))
         if fail == 'server_error': return await _send(send, 500, _err(500, 'injected failure: server error', 'server_error'))
