@@ -5,21 +5,23 @@
 # %% auto #0
 __all__ = ['TRACE_FORMATS', 'ApiLimits', 'error_response', 'validation_response', 'input_error_field', 'BodyLimit',
            'SimulateRequest', 'Segmented', 'RequestResult', 'Session', 'Sessions', 'simulate_trace', 'TraceTooLong',
-           'make_app', 'cmd_api', 'register_cli']
+           'run_trace_job', 'make_app', 'cmd_api', 'register_cli']
 
 # %% ../../nbs/serve/35_api.ipynb #4b95fcf7
 # Light at import (the CLI imports this module to add its subcommand): FastAPI and the simulator are imported
 # when the app is built or a request is simulated. No `from __future__ import annotations`: FastAPI reads the
 # route signatures' annotations where the routes are defined.
-import json, tempfile, threading, uuid
+import asyncio, json, math, os, tempfile, threading, time, uuid
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from .. import __version__
 from ..models import ChatRequest, InputError, SEMANTIC_TYPES
+from ..inputs import loads
+from .boundary import check_listen
 
 # %% ../../nbs/serve/35_api.ipynb #5ba84f87
 class ApiLimits(BaseModel):
@@ -33,6 +35,10 @@ class ApiLimits(BaseModel):
     max_capacity_tokens: int = 100_000_000   # cache capacity a client may ask for
     default_capacity_tokens: int = 16_384    # capacity of a session that does not say
     default_policy: str = 'lru'              # policy of a session that does not say
+    max_trace_blocks: int = 2_000_000        # KV blocks of an uploaded trace (its tokens / block_size), checked before any is built
+    max_trace_seconds: float = 60.0          # wall and CPU time of one trace simulation; beyond: 413
+    max_trace_memory_bytes: int = 2 << 30    # memory one trace simulation may add; beyond: 413
+    max_trace_jobs: int = 2                  # trace simulations running at once; more wait (within max_trace_seconds)
 
 # %% ../../nbs/serve/35_api.ipynb #a1dd51a2
 def _field(loc)->str:
@@ -79,6 +85,9 @@ class BodyLimit:
             if len(body) > cap:
                 r = error_response(413, 'body', f"body: larger than the limit of {cap} bytes")
                 return await r(scope, receive, send)
+        if body and scope['path'] != '/v1/simulate/trace':
+            try: await asyncio.to_thread(loads, bytes(body))   # the library's JSON limits (nesting, integer digits, NaN), before FastAPI parses it
+            except InputError as e: return await error_response(422, 'body', f"body: {e.msg}")(scope, receive, send)
         sent = False
         async def replay():
             nonlocal sent
@@ -92,8 +101,8 @@ class SimulateRequest(ChatRequest):
     "A chat completions body plus `session_id` (required), `request_id`, and the session's settings (first request only)."
     session_id: str = Field(min_length=1, max_length=200)     # names the simulator instance
     policy: Optional[str] = Field(None, max_length=64)        # eviction policy of a new session (default `lru`)
-    capacity_tokens: Optional[int] = Field(None, ge=0)        # cache capacity of a new session, in tokens
-    block_size: Optional[int] = Field(None, ge=1, le=4096)    # tokens per KV block of a new session (default 16)
+    capacity_tokens: Optional[StrictInt] = Field(None, ge=0)  # cache capacity of a new session, in tokens (a JSON integer: `true` is not 1)
+    block_size: Optional[StrictInt] = Field(None, ge=1, le=4096) # tokens per KV block of a new session (default 16)
     metadata: Optional[dict[str, Any]] = None                 # OpenAI's request metadata: an object, if given
 
 class Segmented(BaseModel):
@@ -183,7 +192,7 @@ class Sessions:
                 if s.requests >= L.max_session_requests:
                     raise InputError(f"session_id: session {req.session_id!r} reached its limit of {L.max_session_requests} requests")
                 return s
-            policy = req.policy or L.default_policy
+            policy = L.default_policy if req.policy is None else req.policy   # '' is a wrong name, not the default
             cls = POLICIES.get(policy)
             if cls is None: raise InputError(f"policy: unknown policy {policy!r}; choose from {', '.join(sorted(POLICIES))}")
             if cls.needs_future: raise InputError(f"policy: {policy!r} reads the future; it runs on whole traces (/v1/simulate/trace), not in a session")
@@ -211,7 +220,9 @@ def simulate_trace(text:bytes,                       # the trace file's content
     from semantic_kv.latency import LatencyModel
     from semantic_kv.sim import simulate, capacity_in_tokens
     from semantic_kv.sweep import footprint_tokens
-    from semantic_kv.traces import load_block_trace
+    from semantic_kv.traces import read_requests, read_mooncake
+    from semantic_kv.blocks import build_trace
+    from semantic_kv.inputs import check_number
     limits = limits or ApiLimits()
     if fmt not in TRACE_FORMATS: raise InputError(f"format: expected one of {', '.join(TRACE_FORMATS)}, got {fmt!r}")
     policies = policies or list(POLICIES)
@@ -222,11 +233,24 @@ def simulate_trace(text:bytes,                       # the trace file's content
     with tempfile.TemporaryDirectory() as d:
         path = Path(d)/f"upload{suffix}"
         path.write_bytes(text)
-        try: trace = load_block_trace(path, fmt, block_size)
+        try:
+            if block_size is not None: check_number(block_size, 'block_size', integer=True, lo=1)
+            bs = block_size or (512 if fmt == 'mooncake' else 16)
+            if fmt == 'mooncake': trace = read_mooncake(path, bs)
+            else:
+                reqs, blocks = [], 0
+                for r in read_requests(path, fmt, keep_token_ids=True):
+                    reqs.append(r); blocks += -(-r.prompt_tokens // bs)
+                    if len(reqs) > limits.max_trace_requests: raise TraceTooLong(f"body: more than the limit of {limits.max_trace_requests} requests")
+                    if blocks > limits.max_trace_blocks:
+                        raise TraceTooLong(f"body: more than {limits.max_trace_blocks} KV blocks at block_size={bs} (request {len(reqs)} brings the prompts to {blocks * bs} tokens)")
+                trace = build_trace(reqs, bs, 'block', 'prefix', 'upload')
+        except TraceTooLong: raise
         except InputError as e: raise InputError(f"body: {e.msg}" + (f" (line {e.line})" if e.line else '')) from None
         except UnicodeDecodeError as e: raise InputError(f"body: not UTF-8 text ({e.reason})") from None
     if not len(trace): raise InputError("body: the trace has no requests")
     if len(trace) > limits.max_trace_requests: raise TraceTooLong(f"body: {len(trace)} requests, more than the limit of {limits.max_trace_requests}")
+    if sum(len(r.keys) for r in trace.requests) > limits.max_trace_blocks: raise TraceTooLong(f"body: more than {limits.max_trace_blocks} KV blocks")
     cap = capacity_in_tokens(trace, capacity_tokens, capacity_blocks)
     if cap > limits.max_capacity_tokens: raise InputError(f"capacity_tokens: at most {limits.max_capacity_tokens}")
     lm = LatencyModel()
@@ -235,6 +259,79 @@ def simulate_trace(text:bytes,                       # the trace file's content
                 footprint_tokens=footprint_tokens(trace), ttft_is_estimate=True, latency_model=lm.model_dump(), policies=runs)
 
 class TraceTooLong(InputError): "A trace over the length limit (answered with 413)."
+
+
+def _trace_child(conn, args:tuple, limits:dict):
+    "Child process: `simulate_trace(*args)` under an address-space and a CPU limit; sends back one result tuple"
+    import resource
+    L = ApiLimits(**limits)
+    try:
+        with open('/proc/self/statm') as f: vm = int(f.read().split()[0]) * os.sysconf('SC_PAGE_SIZE')
+        resource.setrlimit(resource.RLIMIT_AS, (vm + L.max_trace_memory_bytes,) * 2)
+        cpu = math.ceil(L.max_trace_seconds) + 1
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    except (OSError, ValueError): pass   # not Linux: the parent's wall-clock budget still applies
+    try: out = ('ok', simulate_trace(*args, limits=L))
+    except TraceTooLong as e: out = ('too_long', str(e))
+    except InputError as e: out = ('input', str(e))
+    except MemoryError: out = ('budget', f"body: the simulation needs more than {L.max_trace_memory_bytes} bytes of memory")
+    except Exception as e: out = ('error', f"{type(e).__name__}: {e}"[:500])
+    try: conn.send(out)
+    except MemoryError: conn.send(('budget', 'body: the result is too large'))
+    conn.close()
+
+def _warm():
+    "Load what every trace job needs (the tokenizer, each policy's compiled kernel) once, in the process jobs fork from"
+    from semantic_kv.tokens import get_tokenizer
+    get_tokenizer('cl100k_base')
+    rec = lambda i: json.dumps({'format_version': 'semantic-kv-trace/1', 'request_id': f'w{i}', 'timestamp_ms': i,
+                                'segments': [{'semantic_type': 'system', 'rule': 'warm', 'token_count': 64, 'content_hash': 'warm'}]})
+    simulate_trace('\n'.join(rec(i) for i in range(3)).encode(), capacity_tokens=64)
+
+if os.environ.get('SEMANTIC_KV_WARM_TRACE_JOBS'): _warm()   # set only while the server that forks trace jobs starts
+
+_TRACE_CTX = None
+def _trace_context():
+    global _TRACE_CTX
+    if _TRACE_CTX is None:
+        import multiprocessing
+        from multiprocessing import forkserver
+        ctx = multiprocessing.get_context('forkserver')
+        ctx.set_forkserver_preload(['semantic_kv.sim', 'semantic_kv.traces', 'semantic_kv.sweep', 'semantic_kv.serve.api'])
+        os.environ['SEMANTIC_KV_WARM_TRACE_JOBS'] = '1'
+        try: forkserver.ensure_running()
+        finally: os.environ.pop('SEMANTIC_KV_WARM_TRACE_JOBS', None)
+        _TRACE_CTX = ctx
+    return _TRACE_CTX
+
+async def run_trace_job(args:tuple,          # `simulate_trace`'s positional arguments but `limits`
+                        limits:ApiLimits,
+                        gone=None,           # async callable: True once the client has gone away
+                        poll_s:float=0.05)->dict|None:
+    "`simulate_trace(*args)` in a child process killed when `gone()` (then None) or the time budget says so; errors as `InputError`"
+    ctx = await asyncio.to_thread(_trace_context)
+    r, w = ctx.Pipe(duplex=False)
+    import semantic_kv.serve.api as mod   # the module's function, not a notebook's copy: the child unpickles it by name
+    p = ctx.Process(target=mod._trace_child, args=(w, args, limits.model_dump()), daemon=True, name='semantic-kv-trace')
+    await asyncio.to_thread(p.start); w.close()   # the first start waits for the warm-up of the process jobs fork from
+    end, msg = time.monotonic() + limits.max_trace_seconds, None
+    try:
+        while msg is None:
+            if r.poll(): msg = r.recv()
+            elif not p.is_alive(): msg = ('budget', f"body: the simulation ran out of its budget ({limits.max_trace_seconds:g} s of CPU, {limits.max_trace_memory_bytes} bytes) and was stopped")
+            elif time.monotonic() > end: msg = ('budget', f"body: the simulation did not finish within {limits.max_trace_seconds:g} s and was stopped")
+            elif gone is not None and await gone(): msg = ('gone', None)
+            else: await asyncio.sleep(poll_s)
+    except EOFError: msg = ('budget', 'body: the simulation ran out of its budget and was stopped')
+    finally:
+        if p.is_alive(): p.kill()
+        await asyncio.to_thread(p.join, 10); r.close()
+    kind, val = msg
+    if kind == 'ok': return val
+    if kind in ('too_long', 'budget'): raise TraceTooLong(val)
+    if kind == 'input': raise InputError(val)
+    if kind == 'gone': return None
+    raise RuntimeError(val)
 
 # %% ../../nbs/serve/35_api.ipynb #6ef1ff74
 def _json_safe(o):
@@ -256,13 +353,21 @@ def make_app(limits:ApiLimits|None=None,        # limits (default `ApiLimits()`)
     from semantic_kv.latency import LatencyModel
     from semantic_kv.policies import POLICIES
     from semantic_kv.segment import segment_request
+    from contextlib import asynccontextmanager
     limits, latency = limits or ApiLimits(), latency or LatencyModel()
-    app = FastAPI(title='SemanticKV simulation API', version=__version__,
+
+    @asynccontextmanager
+    async def lifespan(app):
+        asyncio.get_running_loop().run_in_executor(None, _trace_context)   # warm the trace-job process in the background
+        yield
+
+    app = FastAPI(title='SemanticKV simulation API', version=__version__, lifespan=lifespan,
                   description='Segment chat requests, simulate a prefix cache per session, replay uploaded traces. '
                               'Every TTFT is an estimate from a latency model, never a measurement.')
     app.add_middleware(BodyLimit, limits=limits)
     sessions = Sessions(limits, latency)
-    app.state.sessions, app.state.limits = sessions, limits
+    app.state.sessions, app.state.limits, app.state.trace_slots = sessions, limits, None
+    app.state.trace_running = app.state.trace_cancelled = 0   # trace simulations running now; stopped because their client left
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request, exc): return validation_response(exc.errors())
@@ -315,7 +420,15 @@ def make_app(limits:ApiLimits|None=None,        # limits (default `ApiLimits()`)
             raise InputError("capacity_blocks: give capacity_tokens or capacity_blocks, not both")
         body = await request.body()
         pols = [p.strip() for p in policies.split(',') if p.strip()] if policies else None
-        out = await run_in_threadpool(simulate_trace, body, format, capacity_tokens, capacity_blocks, block_size, pols, limits)
+        if app.state.trace_slots is None: app.state.trace_slots = asyncio.Semaphore(limits.max_trace_jobs)
+        try: await asyncio.wait_for(app.state.trace_slots.acquire(), limits.max_trace_seconds)
+        except asyncio.TimeoutError: return error_response(503, 'body', 'busy: every trace simulation slot is taken; retry later', headers={'retry-after': '5'})
+        app.state.trace_running += 1
+        try: out = await run_trace_job((body, format, capacity_tokens, capacity_blocks, block_size, pols), limits, request.is_disconnected)
+        finally: app.state.trace_slots.release(); app.state.trace_running -= 1
+        if out is None:   # the client went away: its simulation was stopped; nobody reads this answer
+            app.state.trace_cancelled += 1
+            return error_response(499, 'body', 'the client closed the request; the simulation was stopped')
         return JSONResponse(_json_safe(out))
     return app
 
@@ -333,6 +446,7 @@ def cmd_api(a):
     "Serve the simulation API with uvicorn until interrupted"
     try: import uvicorn
     except ImportError: raise InputError("the api needs the serve extra: pip install 'semantic-kv[serve]'") from None
+    check_listen(a.host, a.port)
     uvicorn.run('semantic_kv.serve.api:app', host=a.host, port=a.port, log_level='warning')
     return 0
 

@@ -20,15 +20,8 @@ def _run(app, host:str, port:int):
 def cmd_engine(a):
     "Run the emulated prefix-caching engine (OpenAI-compatible; cached_tokens from SemanticKV's online prefix cache)"
     _need_serve()
-    from semantic_kv.serve.engine import Engine, engine_config
-    from semantic_kv.latency import LatencyModel
-    cfg = engine_config(served_model_name=a.served_model_name, block_size=a.block_size, num_blocks=a.num_blocks, policy=a.policy,
-                        max_num_seqs=a.max_num_seqs, tokenizer=a.tokenizer, inter_token_latency_ms=a.inter_token_latency,
-                        latency=LatencyModel(base_ms=a.base_ms, ms_per_uncached_token=a.ms_per_token, attn_ms_per_token_sq=a.attn_ms),
-                        time_scale=a.time_scale, default_max_tokens=a.max_tokens, seed=a.seed,
-                        failure_injection_rate=a.failure_injection_rate,
-                        failure_types=tuple(t.strip() for t in a.failure_types.split(',') if t.strip()), slow_ms=a.slow_ms)
-    _run(Engine(cfg), a.host, a.port)
+    from semantic_kv.serve.engine import Engine, engine_from_flags
+    _run(Engine(engine_from_flags(a)), a.host, a.port)
     return 0
 
 def cmd_proxy(a):
@@ -69,6 +62,8 @@ def register_cli(sub):
     s.add_argument('--inter-token-latency', type=float, default=10.0, help='ms between generated tokens')
     s.add_argument('--time-scale', type=float, default=1.0, help='multiplies every modelled delay; 0 answers at once (benchmarks)')
     s.add_argument('--max-tokens', type=int, default=16, help='tokens generated when the request does not say')
+    s.add_argument('--max-model-len', type=int, default=32768, help='prompt + generated tokens of one request; beyond: 400')
+    s.add_argument('--max-body-bytes', type=int, default=32*1024*1024, help='larger request bodies get 413')
     s.add_argument('--seed', type=int, default=0)
     s.add_argument('--failure-injection-rate', type=float, default=0.0, help='share of requests that fail (0..1)')
     s.add_argument('--failure-types', default='rate_limit,server_error,slow,drop', help='comma-separated: rate_limit, server_error, slow, drop')

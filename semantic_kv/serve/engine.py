@@ -2,26 +2,36 @@
 
 # %% ../../nbs/serve/31_engine.ipynb #31engin004
 from __future__ import annotations
-import asyncio, collections, json, random, time, uuid
+import asyncio, collections, json, math, random, time, uuid
+from concurrent.futures import ThreadPoolExecutor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from ..models import InputError, content_hash, describe_error
+from ..models import InputError, MAX_PROMPT_TOKENS, content_hash, describe_error
 from ..tokens import get_tokenizer
 from ..segment import segment_request
 from ..blocks import request_blocks
 from ..latency import LatencyModel
 from ..cache import PrefixCache
 from .core import request_identity, chat_view
+from .boundary import (MAX_BODY_BYTES, MAX_MODEL_LEN, RequestError, error_body, send_json, send_error, route,
+    content_length, read_body, parse_json_body, check_openai, check_context, unless_disconnected, check_listen, check_flag)
 
 # %% auto #0
-__all__ = ['FAILURE_TYPES', 'WORDS', 'EngineConfig', 'engine_config', 'generated_words', 'Engine']
+__all__ = ['FAILURE_TYPES', 'WORDS', 'ROUTES', 'FLAGS', 'online_policies', 'EngineConfig', 'engine_config', 'generated_words',
+           'parse_request', 'Engine', 'engine_from_flags']
 
 # %% ../../nbs/serve/31_engine.ipynb #31engin006
 FAILURE_TYPES = ('rate_limit', 'server_error', 'slow', 'drop')
 
+def online_policies()->list[str]:
+    "Policies that can run in a live cache (those that read the future cannot)"
+    from semantic_kv.policies import POLICIES
+    return sorted(n for n, c in POLICIES.items() if not c.needs_future)
+
 class EngineConfig(BaseModel):
     "Everything the emulated engine can be told."
-    model_config = ConfigDict(extra='forbid')
+    model_config = ConfigDict(extra='forbid', allow_inf_nan=False)
     served_model_name: str = 'semantic-kv-emulated'
     block_size: int = Field(16, ge=1)                  # tokens per KV block
     num_blocks: int = Field(4096, ge=1)                # cache capacity in blocks
@@ -32,6 +42,8 @@ class EngineConfig(BaseModel):
     inter_token_latency_ms: float = Field(10.0, ge=0)  # decode time per generated token
     time_scale: float = Field(1.0, ge=0)               # multiplies every modelled delay; 0 = no waiting at all
     default_max_tokens: int = Field(16, ge=1)          # when a request sets neither max_tokens nor max_completion_tokens
+    max_model_len: int = Field(MAX_MODEL_LEN, ge=1)    # prompt + generated tokens of one request (vLLM's name); beyond: 400
+    max_body_bytes: int = Field(MAX_BODY_BYTES, ge=1)  # larger request bodies get 413
     seed: int = 0
     failure_injection_rate: float = Field(0.0, ge=0, le=1)
     failure_types: tuple[str, ...] = FAILURE_TYPES     # drawn uniformly among these
@@ -40,11 +52,20 @@ class EngineConfig(BaseModel):
     def model_post_init(self, _):
         bad = [t for t in self.failure_types if t not in FAILURE_TYPES]
         if bad: raise ValueError(f"failure_types: unknown {bad} (expected some of {', '.join(FAILURE_TYPES)})")
+        online = online_policies()
+        if self.policy not in online:
+            from semantic_kv.policies import POLICIES
+            why = 'reads the future (an offline bound), so it cannot run online' if self.policy in POLICIES else 'is unknown'
+            raise ValueError(f"policy: {self.policy!r} {why}; choose one of {', '.join(online)}")
+        for f, v in self.latency.model_dump().items():
+            if isinstance(v, float) and not math.isfinite(v): raise ValueError(f"latency.{f}: expected a finite number, got {v}")
+        if self.default_max_tokens > self.max_model_len:
+            raise ValueError(f"default_max_tokens: {self.default_max_tokens} is more than max_model_len ({self.max_model_len})")
 
 def engine_config(**kw)->EngineConfig:
     "An `EngineConfig`, with bad values reported as `InputError`"
     try: return EngineConfig(**kw)
-    except ValidationError as e: raise InputError(describe_error(e)) from None
+    except ValidationError as e: raise InputError(describe_error(e).removeprefix('<root>: Value error, ')) from None
     except ValueError as e: raise InputError(str(e)) from None
 
 # %% ../../nbs/serve/31_engine.ipynb #31engin009
@@ -57,14 +78,34 @@ def generated_words(seed_text:str, n:int, seed:int=0)->list[str]:
     return [' ' + WORDS[rng.randrange(len(WORDS))] for _ in range(n)]
 
 # %% ../../nbs/serve/31_engine.ipynb #31engin012
-def _err(status:int, message:str, type_:str, code:str|None=None)->bytes:
-    return json.dumps({'error': {'message': message, 'type': type_, 'param': None, 'code': code}}).encode()
+def _err(status:int, message:str, type_:str, code:str|None=None)->bytes: return error_body(status, message, None, type_, code)
 
-async def _send(send, status:int, body:bytes, ctype:bytes=b'application/json'):
-    await send({'type': 'http.response.start', 'status': status, 'headers': [(b'content-type', ctype), (b'content-length', str(len(body)).encode())]})
-    await send({'type': 'http.response.body', 'body': body})
+async def _send(send, status:int, body:bytes, ctype:bytes=b'application/json'): await send_json(send, status, body, ctype=ctype)
 
 class _Drop(Exception): "Injected failure: the connection is cut."
+
+ROUTES = {'/health': ('GET', 'HEAD'), '/metrics': ('GET', 'HEAD'), '/v1/models': ('GET', 'HEAD'), '/reset_prefix_cache': ('POST',),
+          '/v1/chat/completions': ('POST',), '/v1/completions': ('POST',)}
+
+_TOKENIZERS = {}
+
+def parse_request(raw:bytes,          # the request body
+                  headers:list,       # ASGI headers (x-session-id and x-tenant-id are read)
+                  chat:bool,          # `/v1/chat/completions` (else `/v1/completions`)
+                  tokenizer:str,      # a name `get_tokenizer` accepts
+                  max_model_len:int=MAX_MODEL_LEN, default_max_tokens:int=16,
+                 )->tuple:
+    "(body, max_tokens, SegmentedRequest) of a request, or a `RequestError` naming the parameter at fault"
+    body = parse_json_body(raw)
+    mt = check_openai(body, chat, max_model_len, default_max_tokens)
+    tok = _TOKENIZERS.get(tokenizer) or _TOKENIZERS.setdefault(tokenizer, get_tokenizer(tokenizer))
+    low = {k.decode('latin-1').lower(): v.decode('latin-1') for k, v in headers if k.lower() in (b'x-session-id', b'x-tenant-id')}
+    try: sr = segment_request({**chat_view(body), **request_identity(body, low)}, tok, keep_token_ids=True)
+    except ValueError as e:
+        if 'token_count' in str(e) and 'less than or equal' in str(e): check_context(MAX_PROMPT_TOKENS + 1, mt, max_model_len, chat)
+        raise RequestError(400, str(e).splitlines()[0][:500] if isinstance(e, InputError) else describe_error(e)[:500], 'messages' if chat else 'prompt') from None
+    check_context(sr.prompt_tokens, mt, max_model_len, chat)
+    return body, mt, sr
 
 class Engine:
     "The emulated prefix-caching engine as an ASGI app."
@@ -76,7 +117,11 @@ class Engine:
         self._held = {}   # id -> handle of each running request
         self.rng = random.Random(self.cfg.seed)
         self._slots = None   # an asyncio.Semaphore, created in the serving loop
-        self.running = self.waiting = 0
+        self._pool = None        # threads for parsing and segmentation, off the event loop (created on first use)
+        self._proc_pool = None   # a process for bodies over `offload_bytes`, created on first use
+        self.offload_bytes = 256 * 1024
+        self.max_large_pending, self._large_pending = 4, 0   # large bodies parsing or queued for the process; more get 503
+        self.running = self.waiting = self.cancelled = 0
         self.log = collections.deque(maxlen=100_000)   # latest requests: request_id, prompt_tokens, cached_tokens (scheduling order)
         self.keep_log = True
         self._metrics = None
@@ -96,6 +141,7 @@ class Engine:
                 usage=Gauge('vllm:kv_cache_usage_perc', 'KV-cache usage. 1 means 100 percent usage.', lab, registry=r),
                 ttft=Histogram('vllm:time_to_first_token_seconds', 'Histogram of time to first token in seconds.', lab, registry=r,
                                buckets=(.001, .005, .01, .02, .04, .06, .08, .1, .25, .5, .75, 1, 2.5, 5, 7.5, 10, 20, 40, 80)),
+                cancelled=Counter('semantickv_engine_cancelled_requests', 'Requests stopped because their client went away.', lab, registry=r),
                 failures=Counter('semantickv_engine_injected_failures', 'Failures injected, by kind.', ['kind'], registry=r))
             self._metrics = {k: (v.labels(self.cfg.served_model_name) if k not in ('registry', 'failures') else v) for k, v in m.items()}
         return self._metrics
@@ -115,6 +161,11 @@ class Engine:
         h = self.cache.start(br.keys, br.sizes, br.types); self._held[id(h)] = h; return h, h.hit_tokens
     def _cache_release(self, h): self._held.pop(id(h), None); self.cache.release(h)
 
+    def close(self):
+        "Stop the parsing thread and process (the server's shutdown calls it)"
+        if self._pool is not None: self._pool.shutdown(wait=False, cancel_futures=True); self._pool = None
+        if self._proc_pool is not None: self._proc_pool.shutdown(wait=False, cancel_futures=True); self._proc_pool = None
+
     def reset(self)->bool:
         "Clear the prefix cache (refused while requests run, as vLLM does)"
         if self.running: return False
@@ -126,42 +177,28 @@ class Engine:
             while True:
                 m = await receive()
                 if m['type'] == 'lifespan.startup': await send({'type': 'lifespan.startup.complete'})
-                elif m['type'] == 'lifespan.shutdown': await send({'type': 'lifespan.shutdown.complete'}); return
+                elif m['type'] == 'lifespan.shutdown': self.close(); await send({'type': 'lifespan.shutdown.complete'}); return
         if scope['type'] != 'http': return
         path, method = scope['path'], scope['method']
-        if path == '/health': return await _send(send, 200, b'')
-        if path == '/metrics': return await _send(send, 200, self.metrics_text(), b'text/plain; version=0.0.4; charset=utf-8')
-        if path == '/v1/models': return await _send(send, 200, json.dumps({'object': 'list', 'data': [
-            {'id': self.cfg.served_model_name, 'object': 'model', 'created': 0, 'owned_by': 'semantic-kv', 'max_model_len': None}]}).encode())
-        if path == '/reset_prefix_cache' and method == 'POST':
-            ok = self.reset()
-            return await _send(send, 200 if ok else 400, b'' if ok else _err(400, 'requests are running', 'invalid_request_error'))
-        if path in ('/v1/chat/completions', '/v1/completions') and method == 'POST':
+        try:
+            route(ROUTES, path, method)
+            if path == '/health': return await _send(send, 200, b'')
+            if path == '/metrics': return await _send(send, 200, self.metrics_text(), b'text/plain; version=0.0.4; charset=utf-8')
+            if path == '/v1/models': return await _send(send, 200, json.dumps({'object': 'list', 'data': [
+                {'id': self.cfg.served_model_name, 'object': 'model', 'created': 0, 'owned_by': 'semantic-kv', 'max_model_len': self.cfg.max_model_len}]}).encode())
+            if path == '/reset_prefix_cache':
+                ok = self.reset()
+                return await _send(send, 200 if ok else 400, b'' if ok else _err(400, 'requests are running', 'invalid_request_error'))
             try: return await self._complete(scope, receive, send, chat=path.endswith('chat/completions'))
             except _Drop: raise ConnectionAbortedError('injected failure: connection dropped')
-        await _send(send, 404, _err(404, f'no route {method} {path}', 'not_found_error'))
+        except RequestError as e: return await send_error(send, e)
 
-    async def _body(self, receive)->bytes:
-        parts = []
-        while True:
-            m = await receive()
-            parts.append(m.get('body', b''))
-            if not m.get('more_body'): return b''.join(parts)
-
-    def _parse(self, raw:bytes, headers, chat:bool):
-        "(body, max_tokens, SegmentedRequest) or raises ValueError with an OpenAI-style message"
-        try: body = json.loads(raw)
-        except ValueError: raise ValueError('request body is not valid JSON') from None
-        if not isinstance(body, dict): raise ValueError('request body must be a JSON object')
-        if chat and not isinstance(body.get('messages'), list): raise ValueError("'messages' is required")
-        if not chat and 'prompt' not in body: raise ValueError("'prompt' is required")
-        if body.get('n', 1) != 1: raise ValueError('only n=1 is supported')
-        mt = body.get('max_completion_tokens', body.get('max_tokens'))
-        if mt is None: mt = self.cfg.default_max_tokens
-        if type(mt) is not int or mt < 1: raise ValueError('max_tokens must be a positive integer')
-        low = {k.decode('latin-1').lower(): v.decode('latin-1') for k, v in headers if k in (b'x-session-id', b'x-tenant-id')}
-        sr = segment_request({**chat_view(body), **request_identity(body, low)}, self.tok, keep_token_ids=True)
-        return body, mt, sr
+    def _procs(self):
+        "A one-worker process pool for large bodies (the segmenter's regular expressions hold the GIL for a whole prompt)"
+        if self._proc_pool is None:
+            import multiprocessing
+            self._proc_pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('forkserver'))
+        return self._proc_pool
 
     def _inject(self)->Optional[str]:
         c = self.cfg
@@ -171,13 +208,31 @@ class Engine:
 
     async def _complete(self, scope, receive, send, chat:bool):
         t0 = time.perf_counter()
-        raw = await self._body(receive)
-        try: body, max_tokens, sr = self._parse(raw, scope['headers'], chat)
-        except ValueError as e: return await _send(send, 400, _err(400, str(e), 'invalid_request_error'))
+        raw = await read_body(receive, self.cfg.max_body_bytes, content_length(scope['headers']))
+        if raw is None: return   # the client went away before sending its body
+        c, loop = self.cfg, asyncio.get_running_loop()
+        args = (raw, list(scope['headers']), chat, c.tokenizer, c.max_model_len, c.default_max_tokens)
+        if self._pool is None: self._pool = ThreadPoolExecutor(2, thread_name_prefix='semantic-kv-engine-parse')
+        if len(raw) <= self.offload_bytes: body, max_tokens, sr = await loop.run_in_executor(self._pool, parse_request, *args)
+        else:
+            if self._large_pending >= self.max_large_pending:
+                raise RequestError(503, f"{self._large_pending} large requests are being parsed; retry later", type_='server_error', headers=[(b'retry-after', b'1')])
+            self._large_pending += 1
+            import semantic_kv.serve.engine as mod   # the module's function, not a notebook's copy: the worker unpickles it by name
+            try: body, max_tokens, sr = await loop.run_in_executor(self._procs(), mod.parse_request, *args)
+            except BrokenProcessPool:
+                self._proc_pool = None
+                raise RequestError(503, 'the request could not be parsed (its worker process ended); retry', type_='server_error') from None
+            finally: self._large_pending -= 1
         fail = self._inject()
         if fail == 'rate_limit': return await _send(send, 429, _err(429, 'injected failure: rate limit', 'rate_limit_error', 'rate_limit_exceeded'))
         if fail == 'server_error': return await _send(send, 500, _err(500, 'injected failure: server error', 'server_error'))
         if fail == 'drop' and not body.get('stream'): raise _Drop
+        if not await unless_disconnected(receive, self._run(send, body, max_tokens, sr, chat, fail, t0)):
+            self.cancelled += 1; self.metrics()['cancelled'].inc()
+
+    async def _run(self, send, body, max_tokens, sr, chat, fail, t0):
+        "Wait for a slot, look up and lock the cache, answer; the slot and the locks are released however it ends"
         c, scale = self.cfg, self.cfg.time_scale
         if self._slots is None: self._slots = asyncio.Semaphore(c.max_num_seqs)
         self.waiting += 1
@@ -231,3 +286,36 @@ class Engine:
         if isinstance(so, dict) and so.get('include_usage'): out.append(ev([], usage=usage))
         out.append(b'data: [DONE]\n\n')
         await send({'type': 'http.response.body', 'body': b''.join(out), 'more_body': False})
+
+# %% ../../nbs/serve/31_engine.ipynb #31engin041
+FLAGS = dict(served_model_name='--served-model-name', block_size='--block-size', num_blocks='--num-blocks', policy='--policy',
+             max_num_seqs='--max-num-seqs', tokenizer='--tokenizer', inter_token_latency_ms='--inter-token-latency',
+             time_scale='--time-scale', default_max_tokens='--max-tokens', max_model_len='--max-model-len',
+             max_body_bytes='--max-body-bytes', seed='--seed', failure_injection_rate='--failure-injection-rate',
+             failure_types='--failure-types', slow_ms='--slow-ms')
+
+def engine_from_flags(a)->EngineConfig:
+    "The `EngineConfig` of `semantic-kv engine`'s parsed flags `a`; a bad value is an `InputError` naming its flag"
+    for flag, v in (('--base-ms', a.base_ms), ('--ms-per-token', a.ms_per_token), ('--attn-ms', a.attn_ms),
+                    ('--inter-token-latency', a.inter_token_latency), ('--time-scale', a.time_scale), ('--slow-ms', a.slow_ms)):
+        check_flag(v, flag, lo=0, hi=1e9)
+    check_flag(a.failure_injection_rate, '--failure-injection-rate', lo=0, hi=1)
+    for flag, v in (('--block-size', a.block_size), ('--num-blocks', a.num_blocks), ('--max-num-seqs', a.max_num_seqs),
+                    ('--max-tokens', a.max_tokens), ('--max-model-len', a.max_model_len), ('--max-body-bytes', a.max_body_bytes)):
+        check_flag(v, flag, integer=True, lo=1, hi=2**40)
+    try: get_tokenizer(a.tokenizer)
+    except Exception as e: raise InputError(f"--tokenizer: cannot load {a.tokenizer!r:.60} ({str(e)[:200] or type(e).__name__})") from None
+    try:
+        cfg = engine_config(served_model_name=a.served_model_name, block_size=a.block_size, num_blocks=a.num_blocks, policy=a.policy,
+                            max_num_seqs=a.max_num_seqs, tokenizer=a.tokenizer, inter_token_latency_ms=a.inter_token_latency,
+                            latency=LatencyModel(base_ms=a.base_ms, ms_per_uncached_token=a.ms_per_token, attn_ms_per_token_sq=a.attn_ms),
+                            time_scale=a.time_scale, default_max_tokens=a.max_tokens, max_model_len=a.max_model_len,
+                            max_body_bytes=a.max_body_bytes, seed=a.seed, failure_injection_rate=a.failure_injection_rate,
+                            failure_types=tuple(t.strip() for t in a.failure_types.split(',') if t.strip()), slow_ms=a.slow_ms)
+    except InputError as e:
+        msg = str(e)
+        for f, flag in FLAGS.items():
+            if msg.startswith(f): msg = flag + msg[len(f):]; break
+        raise InputError(msg) from None
+    check_listen(a.host, a.port)
+    return cfg
