@@ -16,19 +16,24 @@ numba.config.CACHE_DIR = os.environ['NUMBA_CACHE_DIR']
 from .models import SEMANTIC_TYPES, InputError
 from .policies import DEPTH, LRU, FIFO, LFU, SLRU, SizeAwareLRU, GDSF, StaticSemantic, AdaptiveSemantic, Belady, make_policy
 from .labelfree import AdaptiveStructural
+from .modern import Sieve, S3FIFO
 
 # %% auto #0
-__all__ = ['P_LRU', 'P_FIFO', 'P_LFU', 'P_SLRU', 'P_SIZE', 'P_GDSF', 'P_STATIC', 'P_BELADY', 'P_ADAPTIVE', 'P_STRUCT',
-           'COMPILED_POLICIES', 'LEARNED', 'S_S', 'S_H', 'S_VMAX', 'S_DECAY', 'S_ALPHA', 'S_STRENGTH', 'S_BYPASS',
-           'S_HIST', 'S_NS', 'S_NM', 'S_NR', 'F_OPENED', 'F_REUSED', 'F_V', 'F_LO', 'F_OFF', 'U_SEEN', 'U_FE', 'U_TL',
+__all__ = ['P_LRU', 'P_FIFO', 'P_LFU', 'P_SLRU', 'P_SIZE', 'P_GDSF', 'P_STATIC', 'P_BELADY', 'P_ADAPTIVE', 'P_STRUCT', 'P_SIEVE',
+           'P_S3FIFO', 'COMPILED_POLICIES', 'LEARNED', 'CHOOSING', 'S_S', 'S_H', 'S_VMAX', 'S_DECAY', 'S_ALPHA',
+           'S_STRENGTH', 'S_BYPASS', 'S_HIST', 'S_NS', 'S_NM', 'S_NR', 'F_OPENED', 'F_REUSED', 'F_V', 'F_LO', 'F_OFF',
+           'U_SEEN', 'U_FE', 'U_TL', 'I_J', 'I_END', 'I_USED', 'I_FORCED', 'I_UNFORCED', 'I_CUR', 'I_HAND', 'I_C',
+           'I_SCAP', 'I_MCAP', 'I_GCAP', 'I_THR', 'I_K', 'I_SIZE', 'I_PSIZE', 'Q_LOCK', 'Q_TAG', 'Q_A', 'Q_B',
            'policy_code', 'FastState', 'run_compiled', 'KeyInterner', 'requests_to_chunks', 'generated_chunks',
            'stream_sweep', 'stream_replay', 'StreamJob', 'run_stream_job']
 
 # %% ../nbs/07b_fastsim.ipynb #9e221794
-P_LRU, P_FIFO, P_LFU, P_SLRU, P_SIZE, P_GDSF, P_STATIC, P_BELADY, P_ADAPTIVE, P_STRUCT = range(10)
+P_LRU, P_FIFO, P_LFU, P_SLRU, P_SIZE, P_GDSF, P_STATIC, P_BELADY, P_ADAPTIVE, P_STRUCT, P_SIEVE, P_S3FIFO = range(12)
 COMPILED_POLICIES = {LRU: P_LRU, FIFO: P_FIFO, LFU: P_LFU, SLRU: P_SLRU, SizeAwareLRU: P_SIZE, GDSF: P_GDSF,
-                     StaticSemantic: P_STATIC, Belady: P_BELADY, AdaptiveSemantic: P_ADAPTIVE, AdaptiveStructural: P_STRUCT}
+                     StaticSemantic: P_STATIC, Belady: P_BELADY, AdaptiveSemantic: P_ADAPTIVE, AdaptiveStructural: P_STRUCT,
+                     Sieve: P_SIEVE, S3FIFO: P_S3FIFO}
 LEARNED = (P_ADAPTIVE, P_STRUCT)   # policies whose state changes as they learn: sampled weights are read back from the arrays
+CHOOSING = (P_SIEVE, P_S3FIFO)     # policies that choose their victims from their own lists (`modern.ChoosingPolicy`)
 
 def policy_code(pol)->int|None:
     "The compiled policy code of a policy instance (None: no compiled form; subclasses never have one)"
@@ -68,7 +73,7 @@ def _sift_up(K1, K2, V, N, size, pos):
     K1[pos], K2[pos], V[pos], N[pos] = k1, k2, v, n
 
 @njit(cache=True, inline='always')
-def _key(pol, n, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, pf, pu):
+def _key(pol, n, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, pf, pu, qd, qu, qi):
     "A unit's eviction priority as (key1, key2): the reference policies' `key`, as float64 pairs"
     if pol == P_LRU: return float(last[n]*DEPTH - depth[n]), 0.0
     if pol == P_FIFO: return float(created[n]*DEPTH - depth[n]), 0.0
@@ -79,16 +84,18 @@ def _key(pol, n, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, 
     if pol == P_STATIC: return float(last[n]) + fa[n] - fb[n], 0.0
     if pol == P_ADAPTIVE: return float(last[n]) + _ad_offset(n, typ, ps, pf, pu) - fb[n], 0.0
     if pol == P_STRUCT: return float(last[n]) + pf[F_OFF, pu[U_FE, n]] - fb[n], 0.0
+    if pol >= P_SIEVE:   # a choosing policy: n is offered to its lists; the LRU key orders the fallback only
+        _ch_leaf(pol, n, qd, qu, qi); return float(last[n]*DEPTH - depth[n]), 0.0
     return -nu[n], 0.0
 
 @njit(cache=True, inline='always')
-def _admit(pol, n, v, t, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, pf, pu)->bool:
+def _admit(pol, n, v, t, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, pf, pu, qd, qu, qi)->bool:
     "May `n` be stored at the price of evicting `v`? (the reference policies' `admit`)"
     if pol == P_BELADY: return nu[n] < nu[v]
     if pol == P_ADAPTIVE or pol == P_STRUCT:
         if ps[S_BYPASS] == 0.0: return True
         off = _ad_offset(n, typ, ps, pf, pu) if pol == P_ADAPTIVE else pf[F_OFF, pu[U_FE, n]]
-        return t + off > _key(pol, v, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, pf, pu)[0]
+        return t + off > _key(pol, v, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, pf, pu, qd, qu, qi)[0]
     return True
 
 # %% ../nbs/07b_fastsim.ipynb #c0a1e5d2
@@ -168,6 +175,177 @@ def _observe_structural(t, nodes, a, b, ps, pf, pu):
         for f in range(pf.shape[1]): pf[F_OFF, f] = h*pf[F_LO, f]
     if s > 1e100: _renorm(ps, pf)
 
+# %% ../nbs/07b_fastsim.ipynb #c4f2a9b1
+I_J, I_END, I_USED, I_FORCED, I_UNFORCED, I_CUR, I_HAND, I_C, I_SCAP, I_MCAP, I_GCAP, I_THR, I_K, I_SIZE = range(14)  # scalars `qi`
+I_PSIZE = I_SIZE + 3                       # parked units per S3-FIFO queue (2 entries); list sizes are I_SIZE + k
+Q_LOCK, Q_TAG, Q_A, Q_B = range(4)         # per-unit rows `qu`: lock time, list, then SIEVE vis/where or S3-FIFO freq/park
+# `qd`: rows nxt, prv of the doubly linked lists over indices (list k's sentinel is k, unit n is n + K), older -> newer
+
+@njit(cache=True, inline='always')
+def _dl_remove(n, qd, qu, qi):
+    "`DL.remove`: unlink n from its list (if any)"
+    k = qu[Q_TAG, n]
+    if k < 0: return
+    i = n + qi[I_K]; a, b = qd[1, i], qd[0, i]; qd[0, a] = b; qd[1, b] = a
+    qu[Q_TAG, n] = -1; qi[I_SIZE + k] -= 1
+
+@njit(cache=True, inline='always')
+def _dl_push(n, k, qd, qu, qi):
+    "`DL.push`: append n at the newest end of list k (moving it from where it was)"
+    if qu[Q_TAG, n] >= 0: _dl_remove(n, qd, qu, qi)
+    i = n + qi[I_K]; p = qd[1, k]
+    qd[1, i], qd[0, i] = p, k; qd[0, p] = i; qd[1, k] = i
+    qu[Q_TAG, n] = k; qi[I_SIZE + k] += 1
+
+@njit(cache=True, inline='always')
+def _dl_push_oldest(n, k, qd, qu, qi):
+    "`DL.push_oldest`: put n at the oldest end of list k"
+    if qu[Q_TAG, n] >= 0: _dl_remove(n, qd, qu, qi)
+    i = n + qi[I_K]; b = qd[0, k]
+    qd[0, i], qd[1, i] = b, k; qd[1, b] = i; qd[0, k] = i
+    qu[Q_TAG, n] = k; qi[I_SIZE + k] += 1
+
+@njit(cache=True, inline='always')
+def _dl_oldest(k, qd, qi):
+    "`DL.oldest`: the oldest unit of list k, or -1"
+    i = qd[0, k]
+    return -1 if i < qi[I_K] else i - qi[I_K]
+
+@njit(cache=True, inline='always')
+def _busy(n, t, last, qu): return last[n] == t or qu[Q_LOCK, n] == t   # `in_use`: used by the request being served
+
+# SIEVE (`modern.Sieve`): Q_A is the visited bit, Q_B where the unit is (0 absent, 1 in the queue, 2 parked)
+@njit(cache=True)
+def _sieve_victim(t, last, cached, nchild, qd, qu, qi):
+    h = qi[I_HAND]
+    for _ in range(2*qi[I_SIZE] + 2):
+        if h == 0:
+            h = qd[0, 0]
+            if h == 0: break
+            continue
+        n = h - 1
+        if nchild[n]:                                        # not a leaf: parked until its last child goes
+            h = qd[0, h]; qi[I_HAND] = h; _dl_remove(n, qd, qu, qi); qu[Q_B, n] = 2; continue
+        if _busy(n, t, last, qu) or not cached[n]: h = qd[0, h]; continue
+        if qu[Q_A, n]: qu[Q_A, n] = 0; h = qd[0, h]; continue
+        qi[I_HAND] = qd[0, h]; _dl_remove(n, qd, qu, qi); qu[Q_B, n] = 0
+        return n
+    qi[I_HAND] = h
+    return -1
+
+# S3-FIFO (`modern.S3FIFO`): lists 0 small, 1 main, 2 the ghost FIFO; Q_A is freq, Q_B the queue a parked unit counts in
+@njit(cache=True)
+def _s3_small(t, last, cached, nchild, qd, qu, qi):
+    for _ in range(qi[I_SIZE] + 1):
+        n = _dl_oldest(0, qd, qi)
+        if n < 0: return -1
+        if qu[Q_A, n] >= qi[I_THR]: qu[Q_A, n] = 0; _dl_push(n, 1, qd, qu, qi)
+        elif nchild[n]: _dl_remove(n, qd, qu, qi); qu[Q_B, n] = 0; qi[I_PSIZE] += 1
+        elif _busy(n, t, last, qu) or not cached[n]: _dl_push(n, 0, qd, qu, qi)
+        else:
+            _dl_push(n, 2, qd, qu, qi)                       # `G.add(n)`: newest ghost, the oldest ghosts over the bound go
+            while qi[I_SIZE + 2] > qi[I_GCAP]: _dl_remove(_dl_oldest(2, qd, qi), qd, qu, qi)
+            return n
+    return -1
+
+@njit(cache=True)
+def _s3_main(t, last, cached, nchild, qd, qu, qi):
+    for _ in range(4*qi[I_SIZE + 1] + 4):
+        n = _dl_oldest(1, qd, qi)
+        if n < 0: return -1
+        if qu[Q_A, n] >= 1: qu[Q_A, n] = min(qu[Q_A, n], 3) - 1; _dl_push(n, 1, qd, qu, qi)
+        elif nchild[n]: _dl_remove(n, qd, qu, qi); qu[Q_B, n] = 1; qi[I_PSIZE + 1] += 1
+        elif _busy(n, t, last, qu) or not cached[n]: _dl_push(n, 1, qd, qu, qi)
+        else: _dl_remove(n, qd, qu, qi); return n
+    return -1
+
+@njit(cache=True)
+def _s3_victim(t, last, cached, nchild, qd, qu, qi):
+    if qi[I_SIZE + 1] + qi[I_PSIZE + 1] > qi[I_MCAP] or qi[I_SIZE] + qi[I_PSIZE] == 0:
+        v = _s3_main(t, last, cached, nchild, qd, qu, qi)
+        return v if v >= 0 else _s3_small(t, last, cached, nchild, qd, qu, qi)
+    v = _s3_small(t, last, cached, nchild, qd, qu, qi)
+    return v if v >= 0 else _s3_main(t, last, cached, nchild, qd, qu, qi)
+
+# the hooks of `ChoosingPolicy`, per policy
+@njit(cache=True, inline='always')
+def _ch_insert(pol, n, qd, qu, qi):
+    "n is being stored"
+    if pol == P_SIEVE: qu[Q_A, n] = 0; _dl_push(n, 0, qd, qu, qi); qu[Q_B, n] = 1
+    elif pol == P_S3FIFO:
+        qu[Q_A, n] = 0; g = qu[Q_TAG, n] == 2                # `G.pop(n)`: a ghost hit goes to the main FIFO
+        if g: _dl_remove(n, qd, qu, qi)
+        _dl_push(n, 1 if g else 0, qd, qu, qi)
+
+@njit(cache=True, inline='always')
+def _ch_leaf(pol, n, qd, qu, qi):
+    "n became an evictable leaf: a parked unit goes back"
+    if pol == P_SIEVE:
+        if qu[Q_B, n] == 2:                                  # back in the queue just behind the hand
+            i, b = n + 1, qi[I_HAND]; a = qd[1, b]
+            qd[1, i], qd[0, i] = a, b; qd[0, a] = i; qd[1, b] = i
+            qu[Q_TAG, n] = 0; qi[I_SIZE] += 1; qu[Q_B, n] = 1
+    elif pol == P_S3FIFO:
+        k = qu[Q_B, n]
+        if k >= 0: qu[Q_B, n] = -1; qi[I_PSIZE + k] -= 1; _dl_push_oldest(n, k, qd, qu, qi)   # due first: it was at the tail
+
+@njit(cache=True, inline='always')
+def _ch_drop(pol, n, qd, qu, qi):
+    "n was evicted without being chosen"
+    if pol == P_SIEVE:
+        if qu[Q_B, n] == 1:
+            if qi[I_HAND] == n + 1: qi[I_HAND] = qd[0, n + 1]
+            _dl_remove(n, qd, qu, qi)
+        qu[Q_B, n] = 0
+    elif pol == P_S3FIFO:
+        _dl_remove(n, qd, qu, qi); k = qu[Q_B, n]
+        if k >= 0: qu[Q_B, n] = -1; qi[I_PSIZE + k] -= 1
+
+@njit(cache=True)
+def _ch_next(pol, t, nodes, last, cached, nchild, charge, cap, ver, qd, qu, qi):
+    """`ChoosingPolicy._next`: insert the pending units that will fit; at the first that will not, choose its victim
+    now (the loop evicts it at its next pop, before any heap entry: the reference's forced key)"""
+    u, j, b = qi[I_USED], qi[I_J], qi[I_END]
+    while j < b:
+        n = nodes[j]; c = charge[n]
+        if u + c > cap:
+            if c > cap: break
+            qi[I_CUR] = n
+            v = _sieve_victim(t, last, cached, nchild, qd, qu, qi) if pol == P_SIEVE else _s3_victim(t, last, cached, nchild, qd, qu, qi)
+            if v >= 0: qi[I_FORCED] = v; ver[v] += 1
+            break
+        _ch_insert(pol, n, qd, qu, qi); u += c; j += 1
+    qi[I_USED], qi[I_J] = u, j
+
+@njit(cache=True)
+def _ch_sync(pol, nodes, cached, charge, qd, qu, qi):
+    "`ChoosingPolicy._sync`: insert the pending units stored since the last hook"
+    j, b = qi[I_J], qi[I_END]
+    while j < b and cached[nodes[j]]: _ch_insert(pol, nodes[j], qd, qu, qi); qi[I_USED] += charge[nodes[j]]; j += 1
+    qi[I_J] = j
+
+@njit(cache=True)
+def _ch_observe(pol, t, nodes, a, k, b, used, last, cached, nchild, charge, cap, ver, qd, qu, qi):
+    "`ChoosingPolicy.observe`: lock and count the hit prefix nodes[a:k]; the misses nodes[k:b] become pending"
+    for j in range(a, k): qu[Q_LOCK, nodes[j]] = t
+    for j in range(a, k):                                    # `hits(hit)`
+        n = nodes[j]
+        if pol == P_SIEVE:
+            if qu[Q_B, n]: qu[Q_A, n] = 1
+        elif pol == P_S3FIFO:
+            if qu[Q_A, n] < 3: qu[Q_A, n] += 1
+    qi[I_J], qi[I_END] = k, b
+    if k < b: qi[I_USED] = used; _ch_next(pol, t, nodes, last, cached, nchild, charge, cap, ver, qd, qu, qi)
+
+@njit(cache=True)
+def _ch_on_evict(pol, v, t, nodes, last, cached, nchild, charge, cap, ver, qd, qu, qi):
+    "`ChoosingPolicy.on_evict`: v left the cache; a victim the policy did not choose is dropped from its lists"
+    if v != qi[I_FORCED]: qi[I_UNFORCED] += 1; _ch_drop(pol, v, qd, qu, qi)
+    qi[I_FORCED] = -1
+    qi[I_USED] -= charge[v]
+    if qi[I_J] < qi[I_END] and cached[nodes[qi[I_J]]]: _ch_sync(pol, nodes, cached, charge, qd, qu, qi)
+    _ch_next(pol, t, nodes, last, cached, nchild, charge, cap, ver, qd, qu, qi)
+
 # %% ../nbs/07b_fastsim.ipynb #dd176852
 @njit(cache=True)
 def _grow(H1, H2, HV, HN):
@@ -191,6 +369,7 @@ def _run(pol, thr, cap, t0,                  # policy code, SLRU threshold, capa
          last, created, hits, cached, evicted, nchild, ver, nu,  # state, per unit
          H1, H2, HV, HN, hsize, L, used,     # candidate heap (lazy deletion) and the scalars carried across chunks
          ps, pf, pu,                         # learned policies' state: scalars, per-feature rows, per-unit rows (`_observe`)
+         qd, qu, qi,                         # choosing policies' state: list links, per-unit rows, scalars (`_ch_*`)
          hit_units, hit_tok, used_after,     # per request of the chunk (outputs)
          cnt, nT):                           # counters: evictions, rejected, then per type: evictions, regret, unit hits, token hits
     R = off.shape[0] - 1
@@ -216,6 +395,7 @@ def _run(pol, thr, cap, t0,                  # policy code, SLRU threshold, capa
                 reg[nreg & 7] = n; nreg += 1    # the last 8 regrets, for the learned policies' gap
         if pol == P_ADAPTIVE: _observe_semantic(t, nodes, a, k, b, reg, nreg, last, typ, ps, pf, pu)
         elif pol == P_STRUCT: _observe_structural(t, nodes, a, b, ps, pf, pu)
+        elif pol >= P_SIEVE: _ch_observe(pol, t, nodes, a, k, b, used, last, cached, nchild, charge, cap, ver, qd, qu, qi)
         ht = 0
         for j in range(a, k):
             n = nodes[j]
@@ -230,7 +410,9 @@ def _run(pol, thr, cap, t0,                  # policy code, SLRU threshold, capa
             while used + s > cap:
                 found = False
                 e1, e2, ev, v = 0.0, 0.0, 0, 0
-                if s <= cap:
+                if s <= cap and pol >= P_SIEVE and qi[I_FORCED] >= 0:   # the victim the policy chose
+                    v = qi[I_FORCED]; found = True
+                elif s <= cap:
                     while hsize > 0 or pend:
                         if pend:
                             pend = False
@@ -249,7 +431,7 @@ def _run(pol, thr, cap, t0,                  # policy code, SLRU threshold, capa
                         if last[v] == t:
                             G1[nheld], G2[nheld], GV[nheld], GN[nheld] = e1, e2, ev, v; nheld += 1; continue
                         found = True; break
-                if not found or not _admit(pol, n, v, t, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, pf, pu):
+                if not found or not _admit(pol, n, v, t, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, pf, pu, qd, qu, qi):
                     if found: G1[nheld], G2[nheld], GV[nheld], GN[nheld] = e1, e2, ev, v; nheld += 1
                     stop = True; break
                 cached[v] = 0; evicted[v] = 1; used -= charge[v]; cnt[2 + typ[v]] += 1; cnt[0] += 1
@@ -258,10 +440,14 @@ def _run(pol, thr, cap, t0,                  # policy code, SLRU threshold, capa
                     nchild[p] -= 1
                     if nchild[p] == 0:   # the parent is now a leaf: held out of the heap as the pending candidate
                         ver[p] += 1
-                        if pend: _push(H1, H2, HV, HN, hsize, pk1, pk2, pv, pn); hsize += 1
-                        pk1, pk2 = _key(pol, p, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, pf, pu)
+                        if pend:
+                            if hsize + nheld + 3 > H1.shape[0]:   # a chosen victim pops no entry: the heap can grow within a request
+                                H1, H2, HV, HN = _grow(H1, H2, HV, HN); G1, G2, GV, GN = _grow(G1, G2, GV, GN)
+                            _push(H1, H2, HV, HN, hsize, pk1, pk2, pv, pn); hsize += 1
+                        pk1, pk2 = _key(pol, p, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, pf, pu, qd, qu, qi)
                         pv, pn, pend = ver[p], p, True
                 if pol == P_GDSF: L = max(L, e1)
+                elif pol >= P_SIEVE: _ch_on_evict(pol, v, t, nodes, last, cached, nchild, charge, cap, ver, qd, qu, qi)
             if stop:
                 cnt[1] += b - j; break
             cached[n] = 1; used += s; last[n] = t; created[n] = t; hits[n] = 0
@@ -269,12 +455,14 @@ def _run(pol, thr, cap, t0,                  # policy code, SLRU threshold, capa
             if p >= 0: nchild[p] += 1
             leaf = n
         # step 4, release: held entries go back; the request's deepest unit becomes a candidate leaf
+        if hsize + nheld + 2 > H1.shape[0]: H1, H2, HV, HN = _grow(H1, H2, HV, HN); G1, G2, GV, GN = _grow(G1, G2, GV, GN)
         if pend: _push(H1, H2, HV, HN, hsize, pk1, pk2, pv, pn); hsize += 1
         for q in range(nheld): _push(H1, H2, HV, HN, hsize, G1[q], G2[q], GV[q], GN[q]); hsize += 1
         if leaf >= 0 and nchild[leaf] == 0:
             ver[leaf] += 1
-            k1, k2 = _key(pol, leaf, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, pf, pu)
+            k1, k2 = _key(pol, leaf, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, pf, pu, qd, qu, qi)
             _push(H1, H2, HV, HN, hsize, k1, k2, ver[leaf], leaf); hsize += 1
+        if pol >= P_SIEVE and qi[I_J] < qi[I_END]: _ch_sync(pol, nodes, cached, charge, qd, qu, qi)   # observe's `_sync`, done now
         used_after[r] = used
     return H1, H2, HV, HN, hsize, L, used
 
@@ -306,7 +494,19 @@ class FastState:
         self.fb = z(np.float64) if code in (P_SIZE, P_GDSF, P_STATIC) + LEARNED else np.zeros(1)
         self.H = (np.empty(1024, np.float64), np.empty(1024, np.float64), np.empty(1024, np.int32), np.empty(1024, np.int32))
         self.ps, self.pf, self.pu = np.zeros(11), np.zeros((1, 1)), np.zeros((1, 1), np.int64)
+        self.qd, self.qu, self.qi = np.zeros((2, 1), np.int64), np.zeros((1, 1), np.int64), np.zeros(I_PSIZE + 2, np.int64)
         if code in LEARNED: self._learned(pol, n_hint)
+        if code in CHOOSING: self._choosing(pol, n_hint)
+
+    def _choosing(self, pol, n_hint):
+        "Lists and scalars of a choosing policy, as its `setup` sets them"
+        qi, K = self.qi, (1 if self.code == P_SIEVE else 3)
+        qi[I_FORCED], qi[I_K], qi[I_C] = -1, K, max(1, self.cap // self.B)
+        if self.code == P_S3FIFO:
+            qi[I_SCAP] = max(1, int(pol.small*qi[I_C])); qi[I_MCAP] = qi[I_C] - qi[I_SCAP]
+            qi[I_GCAP], qi[I_THR] = max(1, int(pol.ghost_ratio*qi[I_C])), pol.threshold
+        self.qd = np.zeros((2, n_hint + K), np.int64); self.qd[:, :K] = np.arange(K)
+        self.qu = np.zeros((4, n_hint), np.int64)
 
     def _learned(self, pol, n_hint):
         "Scalars, per-feature rows and per-unit rows of adaptive_semantic / adaptive_structural, as their `bind` sets them"
@@ -323,6 +523,7 @@ class FastState:
     def sync(self):
         "Write the learned state back into the policy instance (its `weights()` then reads what the compiled loop learned)"
         pol, ps, pf = self.pol, self.ps, self.pf
+        if self.code in CHOOSING: pol.unforced = int(self.qi[I_UNFORCED])
         if self.code not in LEARNED: return
         m = pol.n_features*pol.B
         pad = [0.0]*(m - pf.shape[1])
@@ -340,6 +541,10 @@ class FastState:
             a = getattr(self, name); b = np.zeros(cap, a.dtype); b[:self.n] = a[:self.n]; setattr(self, name, b)
         if self.code in LEARNED:
             b = np.zeros((self.pu.shape[0], cap), np.int64); b[:, :self.n] = self.pu[:, :self.n]; self.pu = b
+        if self.code in CHOOSING:
+            K = int(self.qi[I_K])
+            b = np.zeros((4, cap), np.int64); b[:, :self.n] = self.qu[:, :self.n]; self.qu = b
+            b = np.zeros((2, cap + K), np.int64); b[:, :self.n + K] = self.qd[:, :self.n + K]; self.qd = b
 
     def add_units(self, parent, size, typ, depth, pos):
         "Append new units (ids n, n+1, ...) with their static attributes"
@@ -353,6 +558,7 @@ class FastState:
         self.charge[sl] = self.B if self.charge_mode == 'block' else self.size[sl]
         self.last[sl] = self.created[sl] = -1
         if c in LEARNED: self.pu[:, sl] = 0; self.pu[U_FE, sl] = -1
+        if c in CHOOSING: self.qu[:, sl] = 0; self.qu[Q_LOCK, sl] = self.qu[Q_TAG, sl] = -1; self.qu[Q_B, sl] = -1 if c == P_S3FIFO else 0
         if c == P_BELADY: self.nu[sl] = np.inf
         if c in (P_SIZE, P_GDSF, P_STATIC) + LEARNED: self.fb[sl] = self.depth[sl] / DEPTH
         if c in (P_SIZE, P_GDSF, P_STATIC):
@@ -374,7 +580,7 @@ class FastState:
         H1, H2, HV, HN, self.hsize, self.L, self.used = _run(self.code, self.thr, self.cap, self.t, nodes, off, nu_acc,
             self.parent, self.charge, self.size, self.typ, self.depth, self.fa, self.fb,
             self.last, self.created, self.hits, self.cached, self.evicted, self.nchild, self.ver, self.nu,
-            *self.H, self.hsize, self.L, self.used, self.ps, self.pf, self.pu, hu, htk, ua, self.cnt, self.nT)
+            *self.H, self.hsize, self.L, self.used, self.ps, self.pf, self.pu, self.qd, self.qu, self.qi, hu, htk, ua, self.cnt, self.nT)
         self.H = (H1, H2, HV, HN); self.t += R
         return hu, htk, ua
 
@@ -424,7 +630,7 @@ def run_compiled(trace,          # a prefix `BlockTrace`
         st.sync()
     else:
         hu, htk, ua = st.run(nodes, off, _next_uses(nodes, off, C.n_nodes) if code == P_BELADY else None)
-        w = pol.weights()
+        st.sync(); w = pol.weights()
         if w: wl = [(i, k, v) for i in idx for k, v in w.items()]
     c, tl = st.counters(), [(i, int(ua[i])) for i in idx]
     if C._tt is None:   # per-type totals, as the reference computes them (vectorized)
