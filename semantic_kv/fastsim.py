@@ -82,9 +82,10 @@ def _key(pol, n, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, 
     if pol == P_SIZE: return float(last[n]) - fa[n] - fb[n], 0.0
     if pol == P_GDSF: return L + (hits[n] + 1)*fa[n]/max(1, size[n]) - fb[n], 0.0
     if pol == P_STATIC: return float(last[n]) + fa[n] - fb[n], 0.0
-    if pol == P_ADAPTIVE: return float(last[n]) + _ad_offset(n, typ, ps, pf, pu) - fb[n], 0.0
-    if pol == P_STRUCT: return float(last[n]) + pf[F_OFF, pu[U_FE, n]] - fb[n], 0.0
-    if pol >= P_SIEVE:   # a choosing policy: n is offered to its lists; the LRU key orders the fallback only
+    if ps is not None:   # learned state (None for the other policies: the branch is not compiled for them)
+        if pol == P_ADAPTIVE: return float(last[n]) + _ad_offset(n, typ, ps, pf, pu) - fb[n], 0.0
+        if pol == P_STRUCT: return float(last[n]) + pf[F_OFF, pu[U_FE, n]] - fb[n], 0.0
+    if qi is not None:   # a choosing policy: n is offered to its lists; the LRU key orders the fallback only
         _ch_leaf(pol, n, qd, qu, qi); return float(last[n]*DEPTH - depth[n]), 0.0
     return -nu[n], 0.0
 
@@ -92,7 +93,7 @@ def _key(pol, n, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, 
 def _admit(pol, n, v, t, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, pf, pu, qd, qu, qi)->bool:
     "May `n` be stored at the price of evicting `v`? (the reference policies' `admit`)"
     if pol == P_BELADY: return nu[n] < nu[v]
-    if pol == P_ADAPTIVE or pol == P_STRUCT:
+    if ps is not None:
         if ps[S_BYPASS] == 0.0: return True
         off = _ad_offset(n, typ, ps, pf, pu) if pol == P_ADAPTIVE else pf[F_OFF, pu[U_FE, n]]
         return t + off > _key(pol, v, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, pf, pu, qd, qu, qi)[0]
@@ -268,7 +269,7 @@ def _s3_victim(t, last, cached, nchild, qd, qu, qi):
     return v if v >= 0 else _s3_main(t, last, cached, nchild, qd, qu, qi)
 
 # the hooks of `ChoosingPolicy`, per policy
-@njit(cache=True, inline='always')
+@njit(cache=True)
 def _ch_insert(pol, n, qd, qu, qi):
     "n is being stored"
     if pol == P_SIEVE: qu[Q_A, n] = 0; _dl_push(n, 0, qd, qu, qi); qu[Q_B, n] = 1
@@ -277,7 +278,7 @@ def _ch_insert(pol, n, qd, qu, qi):
         if g: _dl_remove(n, qd, qu, qi)
         _dl_push(n, 1 if g else 0, qd, qu, qi)
 
-@njit(cache=True, inline='always')
+@njit(cache=True)
 def _ch_leaf(pol, n, qd, qu, qi):
     "n became an evictable leaf: a parked unit goes back"
     if pol == P_SIEVE:
@@ -289,7 +290,7 @@ def _ch_leaf(pol, n, qd, qu, qi):
         k = qu[Q_B, n]
         if k >= 0: qu[Q_B, n] = -1; qi[I_PSIZE + k] -= 1; _dl_push_oldest(n, k, qd, qu, qi)   # due first: it was at the tail
 
-@njit(cache=True, inline='always')
+@njit(cache=True)
 def _ch_drop(pol, n, qd, qu, qi):
     "n was evicted without being chosen"
     if pol == P_SIEVE:
@@ -368,19 +369,23 @@ def _run(pol, thr, cap, t0,                  # policy code, SLRU threshold, capa
          parent, charge, size, typ, depth, fa, fb,            # static, per unit (fa, fb: precomputed float terms of the key)
          last, created, hits, cached, evicted, nchild, ver, nu,  # state, per unit
          H1, H2, HV, HN, hsize, L, used,     # candidate heap (lazy deletion) and the scalars carried across chunks
-         ps, pf, pu,                         # learned policies' state: scalars, per-feature rows, per-unit rows (`_observe`)
-         qd, qu, qi,                         # choosing policies' state: list links, per-unit rows, scalars (`_ch_*`)
+         ps, pf, pu,                         # learned policies' state: scalars, per-feature rows, per-unit rows (`_observe`), or None
+         qd, qu, qi,                         # choosing policies' state: list links, per-unit rows, scalars (`_ch_*`), or None
          hit_units, hit_tok, used_after,     # per request of the chunk (outputs)
          cnt, nT):                           # counters: evictions, rejected, then per type: evictions, regret, unit hits, token hits
     R = off.shape[0] - 1
     reg = np.empty(8, np.int64)
+    nc = 2 + 4*nT                            # counter slot: units cached now
     G1, G2, GV, GN = np.empty(H1.shape[0], np.float64), np.empty(H1.shape[0], np.float64), np.empty(H1.shape[0], np.int32), np.empty(H1.shape[0], np.int32)  # held entries
     for r in range(R):
         t = t0 + r
         a, b = off[r], off[r+1]
         # room: within a request the heap plus the pending entry never outgrow the heap at its start, and the request
-        # ends by pushing at most two entries (the pending one and its leaf); held entries come from the heap
-        if hsize + 2 > H1.shape[0]:
+        # ends by pushing at most two entries (the pending one and its leaf); held entries come from the heap. A victim
+        # a policy chose pops no entry, so each can add one (its parent): at most the units cached at the request's start
+        extra = 0
+        if qi is not None: extra = cnt[nc]
+        while hsize + 2 + extra > H1.shape[0]:   # grown here only (an array rebound inside the loops below slows them)
             H1, H2, HV, HN = _grow(H1, H2, HV, HN); G1, G2, GV, GN = _grow(G1, G2, GV, GN)
         if pol == P_BELADY:
             for j in range(a, b): nu[nodes[j]] = nu_acc[j]
@@ -393,9 +398,10 @@ def _run(pol, thr, cap, t0,                  # policy code, SLRU threshold, capa
             if evicted[n]:
                 cnt[2 + nT + typ[n]] += 1; evicted[n] = 0
                 reg[nreg & 7] = n; nreg += 1    # the last 8 regrets, for the learned policies' gap
-        if pol == P_ADAPTIVE: _observe_semantic(t, nodes, a, k, b, reg, nreg, last, typ, ps, pf, pu)
-        elif pol == P_STRUCT: _observe_structural(t, nodes, a, b, ps, pf, pu)
-        elif pol >= P_SIEVE: _ch_observe(pol, t, nodes, a, k, b, used, last, cached, nchild, charge, cap, ver, qd, qu, qi)
+        if ps is not None:
+            if pol == P_ADAPTIVE: _observe_semantic(t, nodes, a, k, b, reg, nreg, last, typ, ps, pf, pu)
+            else: _observe_structural(t, nodes, a, b, ps, pf, pu)
+        if qi is not None: _ch_observe(pol, t, nodes, a, k, b, used, last, cached, nchild, charge, cap, ver, qd, qu, qi)
         ht = 0
         for j in range(a, k):
             n = nodes[j]
@@ -410,9 +416,10 @@ def _run(pol, thr, cap, t0,                  # policy code, SLRU threshold, capa
             while used + s > cap:
                 found = False
                 e1, e2, ev, v = 0.0, 0.0, 0, 0
-                if s <= cap and pol >= P_SIEVE and qi[I_FORCED] >= 0:   # the victim the policy chose
-                    v = qi[I_FORCED]; found = True
-                elif s <= cap:
+                forced = False
+                if qi is not None:
+                    if s <= cap and qi[I_FORCED] >= 0: v = qi[I_FORCED]; found = forced = True   # the victim the policy chose
+                if s <= cap and not forced:
                     while hsize > 0 or pend:
                         if pend:
                             pend = False
@@ -434,35 +441,32 @@ def _run(pol, thr, cap, t0,                  # policy code, SLRU threshold, capa
                 if not found or not _admit(pol, n, v, t, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, pf, pu, qd, qu, qi):
                     if found: G1[nheld], G2[nheld], GV[nheld], GN[nheld] = e1, e2, ev, v; nheld += 1
                     stop = True; break
-                cached[v] = 0; evicted[v] = 1; used -= charge[v]; cnt[2 + typ[v]] += 1; cnt[0] += 1
+                cached[v] = 0; evicted[v] = 1; used -= charge[v]; cnt[2 + typ[v]] += 1; cnt[0] += 1; cnt[nc] -= 1
                 p = parent[v]
                 if p >= 0:
                     nchild[p] -= 1
                     if nchild[p] == 0:   # the parent is now a leaf: held out of the heap as the pending candidate
                         ver[p] += 1
-                        if pend:
-                            if hsize + nheld + 3 > H1.shape[0]:   # a chosen victim pops no entry: the heap can grow within a request
-                                H1, H2, HV, HN = _grow(H1, H2, HV, HN); G1, G2, GV, GN = _grow(G1, G2, GV, GN)
-                            _push(H1, H2, HV, HN, hsize, pk1, pk2, pv, pn); hsize += 1
+                        if pend: _push(H1, H2, HV, HN, hsize, pk1, pk2, pv, pn); hsize += 1
                         pk1, pk2 = _key(pol, p, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, pf, pu, qd, qu, qi)
                         pv, pn, pend = ver[p], p, True
                 if pol == P_GDSF: L = max(L, e1)
-                elif pol >= P_SIEVE: _ch_on_evict(pol, v, t, nodes, last, cached, nchild, charge, cap, ver, qd, qu, qi)
+                if qi is not None: _ch_on_evict(pol, v, t, nodes, last, cached, nchild, charge, cap, ver, qd, qu, qi)
             if stop:
                 cnt[1] += b - j; break
-            cached[n] = 1; used += s; last[n] = t; created[n] = t; hits[n] = 0
+            cached[n] = 1; used += s; last[n] = t; created[n] = t; hits[n] = 0; cnt[nc] += 1
             p = parent[n]
             if p >= 0: nchild[p] += 1
             leaf = n
         # step 4, release: held entries go back; the request's deepest unit becomes a candidate leaf
-        if hsize + nheld + 2 > H1.shape[0]: H1, H2, HV, HN = _grow(H1, H2, HV, HN); G1, G2, GV, GN = _grow(G1, G2, GV, GN)
         if pend: _push(H1, H2, HV, HN, hsize, pk1, pk2, pv, pn); hsize += 1
         for q in range(nheld): _push(H1, H2, HV, HN, hsize, G1[q], G2[q], GV[q], GN[q]); hsize += 1
         if leaf >= 0 and nchild[leaf] == 0:
             ver[leaf] += 1
             k1, k2 = _key(pol, leaf, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, pf, pu, qd, qu, qi)
             _push(H1, H2, HV, HN, hsize, k1, k2, ver[leaf], leaf); hsize += 1
-        if pol >= P_SIEVE and qi[I_J] < qi[I_END]: _ch_sync(pol, nodes, cached, charge, qd, qu, qi)   # observe's `_sync`, done now
+        if qi is not None:
+            if qi[I_J] < qi[I_END]: _ch_sync(pol, nodes, cached, charge, qd, qu, qi)   # observe's `_sync`, done now
         used_after[r] = used
     return H1, H2, HV, HN, hsize, L, used
 
@@ -484,7 +488,7 @@ class FastState:
         self.thr = float(getattr(pol, 'threshold', 0))
         self.n, self.t, self.L, self.used, self.hsize = 0, 0, 0.0, 0, 0
         self.nT = len(SEMANTIC_TYPES)
-        self.cnt = np.zeros(2 + 4*self.nT, np.int64)
+        self.cnt = np.zeros(3 + 4*self.nT, np.int64)   # evictions, rejected, 4 per-type rows, units cached now
         z = lambda dt: np.zeros(n_hint, dt)
         self.parent, self.charge, self.size, self.typ, self.depth, self.pos = z(np.int32), z(np.int32), z(np.int32), z(np.int8), z(np.int32), z(np.int64)
         self.last, self.created, self.hits = z(np.int32), z(np.int32), z(np.int32)
@@ -493,14 +497,14 @@ class FastState:
         self.fa = z(np.float64) if code in (P_SIZE, P_GDSF, P_STATIC) else np.zeros(1)
         self.fb = z(np.float64) if code in (P_SIZE, P_GDSF, P_STATIC) + LEARNED else np.zeros(1)
         self.H = (np.empty(1024, np.float64), np.empty(1024, np.float64), np.empty(1024, np.int32), np.empty(1024, np.int32))
-        self.ps, self.pf, self.pu = np.zeros(11), np.zeros((1, 1)), np.zeros((1, 1), np.int64)
-        self.qd, self.qu, self.qi = np.zeros((2, 1), np.int64), np.zeros((1, 1), np.int64), np.zeros(I_PSIZE + 2, np.int64)
+        self.ps = self.pf = self.pu = self.qd = self.qu = self.qi = None   # a family's state, None for the others: the loop
+        # is compiled once per family (plain, learned, choosing), each with only its own branches, on first use
         if code in LEARNED: self._learned(pol, n_hint)
         if code in CHOOSING: self._choosing(pol, n_hint)
 
     def _choosing(self, pol, n_hint):
         "Lists and scalars of a choosing policy, as its `setup` sets them"
-        qi, K = self.qi, (1 if self.code == P_SIEVE else 3)
+        self.qi = qi = np.zeros(I_PSIZE + 2, np.int64); K = 1 if self.code == P_SIEVE else 3
         qi[I_FORCED], qi[I_K], qi[I_C] = -1, K, max(1, self.cap // self.B)
         if self.code == P_S3FIFO:
             qi[I_SCAP] = max(1, int(pol.small*qi[I_C])); qi[I_MCAP] = qi[I_C] - qi[I_SCAP]
@@ -512,7 +516,7 @@ class FastState:
         "Scalars, per-feature rows and per-unit rows of adaptive_semantic / adaptive_structural, as their `bind` sets them"
         sem = self.code == P_ADAPTIVE
         m = pol.n_features*pol.B if sem else pol.n_features
-        ps = self.ps
+        self.ps = ps = np.zeros(11)
         ps[S_S], ps[S_H], ps[S_VMAX], ps[S_DECAY], ps[S_ALPHA], ps[S_STRENGTH] = 1.0, 1.0, 0.5, pol.decay, pol.gap_alpha, pol.strength
         ps[S_BYPASS], ps[S_HIST] = float(bool(pol.bypass)), pol.B
         if not sem: ps[S_NS], ps[S_NM], ps[S_NR] = pol.NS, pol.NM, pol.NR
