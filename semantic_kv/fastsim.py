@@ -573,7 +573,7 @@ class FastState:
             elif c == P_STATIC:
                 self.fa[sl] = np.array([pol.horizon*w for w in pol._w], np.float64)[ty]
             else:
-                self.fa[sl] = [float(self.latency.block_cost(int(x), int(y))) for x, y in zip(s, ps)]
+                self.fa[sl] = self.latency.block_cost(s.astype(np.int64), ps.astype(np.int64))   # vectorized: the same float ops per unit
         self.n = n1
 
     def run(self, nodes, off, nu_acc=None):
