@@ -524,6 +524,18 @@ class FastState:
         if sem: self.pf[F_V] = 0.5
         self.pu = np.zeros((3, n_hint), np.int64); self.pu[U_FE] = -1
 
+    def weights(self)->dict:
+        "The policy's `weights()` now; adaptive_structural's group sums vectorized (`np.cumsum` adds in index order, as its loop)"
+        pol = self.pol
+        if self.code != P_STRUCT: self.sync(); return pol.weights()
+        g = getattr(pol, '_groups', None)
+        if g is None:   # feature index -> group, as `AdaptiveStructural.weights` names them
+            names = ['last unit' if f.startswith('last') else 'seen ' + f.split('/')[2][4:].replace('2', '2+') for f in pol.feature_names]
+            g = pol._groups = [(k, np.array([x == k for x in names])) for k in sorted(set(names))]
+        s, op, ru = float(self.ps[S_S]), self.pf[F_OPENED], self.pf[F_REUSED]
+        tot = lambda x, m: float(np.cumsum(np.concatenate(([0.0], x[m])))[-1])
+        return {k: (tot(ru, m) + s)/(tot(op, m) + 2*s) for k, m in g}
+
     def sync(self):
         "Write the learned state back into the policy instance (its `weights()` then reads what the compiled loop learned)"
         pol, ps, pf = self.pol, self.ps, self.pf
@@ -629,7 +641,7 @@ def run_compiled(trace,          # a prefix `BlockTrace`
         parts, r0, ends = [], 0, idx if not nR or (idx and idx[-1] == nR - 1) else idx + [nR - 1]
         for i in ends:
             parts.append(st.run(nodes, off[r0:i+2])); r0 = i + 1
-            if i in idx: st.sync(); wl.extend((i, k, v) for k, v in pol.weights().items())
+            if i in idx: wl.extend((i, k, v) for k, v in st.weights().items())
         hu, htk, ua = (np.concatenate(x) for x in zip(*parts)) if parts else (np.zeros(0, np.int64),)*3
         st.sync()
     else:
