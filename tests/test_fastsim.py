@@ -1,9 +1,11 @@
 """The compiled core (`semantic_kv.fastsim`) returns exactly what the pure-Python reference loop returns.
 
-Scope: every compiled policy (fifo, lru, lfu, slru, size_aware_lru, gdsf, static_semantic, belady), generated prefix
-traces in block mode (equal units) and segment mode (units of 1..64 tokens, charged by size), capacities from zero to
-the whole footprint; compared: the summary (hits, hit tokens, evictions, rejected, regret, TTFT estimates, utilization),
-every per-request row, every per-type row, the timeline and the weights table. Plus the Mooncake conversation trace, every
+Scope: every compiled policy (fifo, lru, lfu, slru, size_aware_lru, gdsf, static_semantic, belady, the learned
+adaptive_semantic and adaptive_structural, the choosing sieve and s3fifo), generated prefix traces in block mode (equal
+units) and segment mode (units of 1..64 tokens, charged by size), capacities from zero to the whole footprint; compared:
+the summary (hits, hit tokens, evictions, rejected, regret, TTFT estimates, utilization), every per-request row, every
+per-type row, the timeline and the weights table (the learned weights, sampled over the trace). Policy parameters that
+change the learning (a short half-life that renormalizes the evidence, no bypass, other strengths and thresholds). Plus the Mooncake conversation trace, every
 compiled policy at 1% and 5% of its unique blocks, when it is present (skipped with a message otherwise), and streaming replay in chunks against the
 reference loop.
 """
@@ -12,7 +14,9 @@ from hypothesis import given, settings, strategies as st
 from semantic_kv.bounds import random_prefix_trace
 from semantic_kv.blocks import MOONCAKE_URL, find_mooncake, read_mooncake
 from semantic_kv.fastsim import COMPILED_POLICIES, requests_to_chunks, stream_replay
-from semantic_kv.policies import SLRU, StaticSemantic
+from semantic_kv.policies import SLRU, StaticSemantic, AdaptiveSemantic
+from semantic_kv.labelfree import AdaptiveStructural
+from semantic_kv.modern import S3FIFO, Sieve
 from semantic_kv.sim import simulate, compile_trace
 
 POLS = sorted(c.name for c in COMPILED_POLICIES)
@@ -42,11 +46,17 @@ def test_policy_parameters_and_subclasses():
     tr = random_prefix_trace(7, n_requests=200, max_new=6)
     same(tr, SLRU(threshold=3), 320)
     same(tr, StaticSemantic(horizon=10.0, weights=dict(user=0.9)), 320)
+    for cap in (160, 480):
+        same(tr, AdaptiveSemantic(half_life=3.0), cap)    # the evidence weight passes 1e100 and is renormalized
+        same(tr, AdaptiveSemantic(strength=3.0, history=2, bypass=False, gap_alpha=0.3), cap)
+        same(tr, AdaptiveStructural(half_life=3.0), cap)
+        same(tr, AdaptiveStructural(bypass=False, strength=0.5), cap)
+        same(tr, S3FIFO(small=0.3, ghost=0.2, threshold=1), cap)
     class Mine(SLRU): pass   # no compiled form: the reference loop runs
     assert simulate(tr, Mine(), capacity_tokens=320).summary == simulate(tr, 'slru', capacity_tokens=320, compiled=False).summary
 
 
-@pytest.mark.parametrize('policy', ['lru', 'gdsf', 'slru', 'size_aware_lru'])
+@pytest.mark.parametrize('policy', ['lru', 'gdsf', 'slru', 'size_aware_lru', 'adaptive_semantic', 'adaptive_structural', 'sieve', 's3fifo'])
 def test_stream_replay_equals_reference(policy):
     for mode in ('block', 'segment'):
         tr = random_prefix_trace(11, n_requests=300, mode=mode)
@@ -80,3 +90,15 @@ def test_stream_sweep_one_pass_and_job():
     a = run_jobs(jobs, 'serial', progress=False, fn=run_stream_job)
     b = stream_sweep(__import__('semantic_kv.fastsim', fromlist=['x']).generated_chunks(20_000, seed=1), runs)
     assert [x['block_hits'] for x in a] == [x['block_hits'] for x in b]
+
+
+@pytest.mark.parametrize('policy', ['sieve', 's3fifo'])
+def test_choosing_policies_choose_every_victim(policy):
+    "The compiled loop evicts only victims the policy chose (the reference's `unforced == 0`), and reports the count"
+    for seed in range(3):
+        tr = random_prefix_trace(seed, n_requests=150, max_new=8, p_root=0.2)
+        for cap in (2, 7, 30):
+            pol = Sieve() if policy == 'sieve' else S3FIFO()
+            simulate(tr, pol, capacity_tokens=cap*tr.block_size)    # compiled
+            assert pol.unforced == 0
+            same(tr, policy, cap*tr.block_size)
