@@ -501,7 +501,7 @@ def cmd_router(a):
     params = None
     if a.policy_params is not None:
         try: params = strict_loads(a.policy_params)
-        except InputError as e: raise InputError(f"--policy-params: {e}") from None
+        except InputError as e: raise InputError(f"--policy-params: {e.msg}") from None
         if not isinstance(params, dict): raise InputError(f"--policy-params: expected a JSON object, got {type(params).__name__}")
     from semantic_kv.inputs import check_output_root
     log_dir = check_output_root(a.log_dir, '--log-dir')
