@@ -287,7 +287,11 @@ class ProcessTraceWriter:
     @property
     def quarantined(self)->int: return self._counters()['quarantined']
     @property
-    def dropped(self)->int: "Records that never reached the file: refused here, by the child, or lost with a dead child"; return self._dropped + self._counters()['dropped'] + self._lost
+    def dropped(self)->int:
+        "Records that never reached the file: refused here, by the child, or lost with a dead child (counted as soon as it is dead)"
+        c = self._counters()
+        lost = self._accepted - c['ended'] if self._p.poll() is not None else self._lost
+        return self._dropped + c['dropped'] + lost
 
     def _restart(self)->bool:
         "Start a new child after the last one died; what the dead one had not written is counted as lost"

@@ -63,9 +63,15 @@ class ProxyConfig:
         def num(k, d, f=float):
             try: return f(e.get(k) or d)
             except ValueError: raise InputError(f"{k}: expected a number, got {e.get(k)!r}") from None
-        return cls(up, e.get('SEMANTICKV_TRACE_OUTPUT_DIR') or None, _flag(e.get('SEMANTICKV_REDACT_TEXT'), True, 'SEMANTICKV_REDACT_TEXT'),
-                   num('SEMANTICKV_PROXY_TIMEOUT_SECONDS', 600.0), num('SEMANTICKV_MAX_BODY_BYTES', 32*1024*1024, int),
-                   e.get('SEMANTICKV_REDACT_SALT') or None, keepalive_s=num('SEMANTICKV_PROXY_KEEPALIVE_SECONDS', 1.5))
+        try:
+            return cls(up, e.get('SEMANTICKV_TRACE_OUTPUT_DIR') or None, _flag(e.get('SEMANTICKV_REDACT_TEXT'), True, 'SEMANTICKV_REDACT_TEXT'),
+                       num('SEMANTICKV_PROXY_TIMEOUT_SECONDS', 600.0), num('SEMANTICKV_MAX_BODY_BYTES', 32*1024*1024, int),
+                       e.get('SEMANTICKV_REDACT_SALT') or None, keepalive_s=num('SEMANTICKV_PROXY_KEEPALIVE_SECONDS', 1.5))
+        except InputError as x:                     # name the variable the user set
+            field, _, rest = x.msg.partition(':')
+            names = dict(upstream='SEMANTICKV_UPSTREAM_BASE_URL', timeout='SEMANTICKV_PROXY_TIMEOUT_SECONDS',
+                         max_body_bytes='SEMANTICKV_MAX_BODY_BYTES', keepalive='SEMANTICKV_PROXY_KEEPALIVE_SECONDS')
+            raise InputError(f"{names.get(field, field)}:{rest}") from None
 
 # %% ../../nbs/serve/32_proxy.ipynb #32proxy009
 _EV_END = re.compile(rb'\r?\n\r?\n')
