@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio, json, os, re, time, uuid
 from pathlib import Path
 from typing import Optional
-from urllib.parse import unquote
+from urllib.parse import unquote, quote
 from ..models import InputError
 from ..inputs import check_number, loads as strict_loads
 from .core import TraceWriter, ProcessTraceWriter, observed_fields, log
@@ -256,7 +256,7 @@ class Proxy:
         qs = scope.get('query_string', b'').decode('latin-1')
         try:
             s = await self._client()
-            url = yarl.URL(self.cfg.upstream + (scope.get('raw_path') or path.encode()).decode('latin-1').split('?')[0] + (f'?{qs}' if qs else ''), encoded=True)
+            url = yarl.URL(self.cfg.upstream + quote(path, safe="/:@!$&'()*+,;=-._~") + (f'?{quote(qs, safe="=&+%")}' if qs else ''), encoded=True)
             async with s.get(url, headers=fwd) as r:
                 body = await r.read()
                 status = r.status if 100 <= r.status <= 599 else 502
@@ -326,6 +326,7 @@ class Proxy:
             raise
         finally:
             gone.cancel()
+            if not job.done(): job.cancel()                # this request was cancelled (shutdown): so is its upstream call
             self._record(h, st, wall, t0)
 
     async def _exchange(self, send, path, raw, fwd, st, h, wall, t0, added):

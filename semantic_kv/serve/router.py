@@ -132,6 +132,7 @@ class RouterApp:
                                      Route('/metrics', self.metrics, methods=['GET']),
                                      Route('/router/replicas', self.replicas, methods=['GET'])],
                              lifespan=contextlib.asynccontextmanager(self._lifespan))
+        self.app.router.redirect_slashes = False        # '/v1/chat/completions/' is a JSON 404, not a redirect
     async def __call__(self, scope, receive, send): await self.app(scope, receive, send)
 
     def _metrics(self):
