@@ -179,6 +179,7 @@ PROXY_CASES = [
     ('dotdot-encoded', ('GET', '/v1/..%2fmetrics', {}), 404, False, None),
     ('dotdot-encoded-dots', ('GET', '/v1/%2e%2e/metrics', {}), 404, False, None),
     ('dotdot-plain-post', ('POST', '/v1/chat/completions/../../metrics', _chat()), 404, False, None),
+    ('encoded-separator', ('POST', '/v1/chat%2fcompletions', _chat()), 404, False, None),
     ('unknown-path', ('POST', '/v1/embeddings', _chat()), 404, False, None),
     ('wrong-method', ('GET', C, {}), 405, False, None),
     ('nonascii-header', ('POST', C, {**_chat(), 'headers': {'x-note': b'caf\xe9'}}), 200, True, 'completed'),
@@ -265,6 +266,8 @@ ROUTER_CASES = [
     ('messages-not-list', ('POST', C, _chat(messages='oops')), None),
     ('wrong-method', ('GET', C, {}), 405),
     ('unknown-path', ('GET', '/v1/..%2fmetrics', {}), 404),
+    ('encoded-separator', ('POST', '/v1/chat%2fcompletions', _chat()), 404),
+    ('trailing-slash', ('POST', '/v1/chat/completions/', _chat()), 404),
     ('client-disconnects-mid-stream', ('POST', C, {**_chat(stream=True, max_tokens=2000), 'disconnect': True}), 200),
 ]
 ROUTER_ODD_CASES = [('status-999', 'status999', 502), ('connection-reset', 'reset', 502), ('garbage-response', 'garbage', 502),

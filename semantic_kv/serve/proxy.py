@@ -11,8 +11,8 @@ from ..inputs import check_number, loads as strict_loads
 from .core import TraceWriter, ProcessTraceWriter, observed_fields, log
 
 # %% auto #0
-__all__ = ['check_base_url', 'ProxyConfig', 'SSESplitter', 'has_content', 'event_usage', 'openai_error', 'relay_path',
-           'upstream_headers', 'Proxy', 'app_from_env']
+__all__ = ['check_base_url', 'ProxyConfig', 'SSESplitter', 'has_content', 'event_usage', 'encoded_separator', 'openai_error',
+           'relay_path', 'upstream_headers', 'Proxy', 'app_from_env']
 
 # %% ../../nbs/serve/32_proxy.ipynb #32proxy006
 _TRUE, _FALSE = ('1', 'true', 'yes', 'on'), ('0', 'false', 'no', 'off')
@@ -110,6 +110,11 @@ _RESP_DROP = {b'content-length', b'transfer-encoding', b'connection', b'keep-ali
 _FORWARD = ('/v1/chat/completions', '/v1/completions')
 _TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _BAD_VALUE = re.compile(rb'[\x00-\x08\x0a-\x1f\x7f]')
+_ENCODED_SEP = re.compile(rb'%(2f|5c|00)', re.I)
+
+def encoded_separator(scope)->bool:
+    "Does the request path hide a separator (or NUL) in percent-encoding (`/v1/chat%2fcompletions`)? Such a path matches no route"
+    return bool(_ENCODED_SEP.search((scope.get('raw_path') or b'').split(b'?')[0]))
 
 def openai_error(status:int, message:str, type_:str='invalid_request_error', code:str|None=None, param:str|None=None)->bytes:
     "An error body in OpenAI's shape"
@@ -230,6 +235,7 @@ class Proxy:
         if scope['type'] == 'lifespan': return await self._lifespan(receive, send)
         if scope['type'] != 'http': return
         path, method = scope['path'], scope['method']
+        if encoded_separator(scope): path = scope.get('raw_path', b'').split(b'?')[0].decode('latin-1')   # matches nothing: 404
         if path in ('/health', '/metrics', *_FORWARD):
             ok = ('POST',) if path in _FORWARD else ('GET', 'HEAD')
             if method not in ok:

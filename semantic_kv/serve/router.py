@@ -133,7 +133,11 @@ class RouterApp:
                                      Route('/router/replicas', self.replicas, methods=['GET'])],
                              lifespan=contextlib.asynccontextmanager(self._lifespan))
         self.app.router.redirect_slashes = False        # '/v1/chat/completions/' is a JSON 404, not a redirect
-    async def __call__(self, scope, receive, send): await self.app(scope, receive, send)
+    async def __call__(self, scope, receive, send):
+        from semantic_kv.serve.proxy import encoded_separator, openai_error, _send_bytes
+        if scope['type'] == 'http' and encoded_separator(scope):   # '/v1/chat%2fcompletions' is not '/v1/chat/completions'
+            return await _send_bytes(send, 404, openai_error(404, 'no route (encoded separator in the path)', 'not_found_error', 'not_found'))
+        await self.app(scope, receive, send)
 
     def _metrics(self):
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
