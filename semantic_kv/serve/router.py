@@ -253,7 +253,8 @@ class RouterApp:
             n += len(chunk); parts.append(chunk)
             if n > self.max_body_bytes: return bad(f'request body over {self.max_body_bytes} bytes', 413)
         raw = b''.join(parts)
-        try: body = strict_loads(raw)
+        from semantic_kv.serve.proxy import parse_body
+        try: body = parse_body(raw)
         except InputError as e: return bad(f'invalid JSON body: {e}')
         if not isinstance(body, dict): return bad('invalid JSON body: expected a JSON object')
         hdrs = {k.decode('latin-1').lower(): _text(v) for k, v in request.headers.raw}
