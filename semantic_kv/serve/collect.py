@@ -6,7 +6,8 @@ import asyncio, json, threading, time
 from pathlib import Path
 from ..models import InputError
 from .core import TraceWriter, observed_fields, Server
-from .proxy import SSESplitter, has_content, event_usage, _ID, _FORWARD
+from .proxy import SSESplitter, has_content, event_usage, _ID, _FORWARD, _text
+from ..inputs import loads as strict_loads, check_number
 
 # %% auto #0
 __all__ = ['TraceMiddleware', 'mock_requests', 'collect_mock']
@@ -31,9 +32,9 @@ class TraceMiddleware:
             if m['type'] == 'http.disconnect': return
             parts.append(m.get('body', b'')); more = m.get('more_body', False)
         raw = b''.join(parts)
-        try: body = json.loads(raw)
-        except ValueError: body = None
-        low = {k.decode('latin-1'): v.decode('latin-1') for k, v in scope['headers'] if k in (b'x-session-id', b'x-tenant-id')}
+        try: body = strict_loads(raw)     # the limits every parser on the path applies
+        except Exception: body = None
+        low = {k.decode('latin-1'): _text(v) for k, v in scope['headers'] if k in (b'x-session-id', b'x-tenant-id')}
         h = self.writer.begin(body, low) if isinstance(body, dict) else None
         st = dict(status=None, stream=False, ttft=None, usage=None, rid=None, buf=[], done=False)
         sp, replayed = SSESplitter(), False
@@ -47,8 +48,8 @@ class TraceMiddleware:
             if st['done']: return
             st['done'] = True
             if not st['stream'] and st['status'] == 200:
-                try: o = json.loads(b''.join(st['buf'])); st['usage'], st['rid'] = o.get('usage'), o.get('id')
-                except (ValueError, AttributeError): pass
+                try: o = strict_loads(b''.join(st['buf'])); st['usage'], st['rid'] = o.get('usage'), o.get('id')
+                except Exception: pass
             obs = observed_fields(st['usage'], wall, st['ttft'], (time.perf_counter() - t0)*1000)
             self.writer.end(h, obs, st['rid'], st['status'] or 500, err or (None if st['status'] == 200 else 'error response'))
 
@@ -60,7 +61,7 @@ class TraceMiddleware:
                 b = m.get('body', b'')
                 if st['stream']:
                     for ev in sp.feed(b):
-                        if st['rid'] is None and (x := _ID.search(ev)): st['rid'] = x.group(1).decode()
+                        if st['rid'] is None and (x := _ID.search(ev)): st['rid'] = x.group(1).decode('utf-8', 'replace')
                         if st['ttft'] is None and has_content(ev): st['ttft'] = (time.perf_counter() - t0)*1000
                         if st['usage'] is None and b'usage' in ev: st['usage'] = event_usage(ev)[0]
                 else: st['buf'].append(b)
@@ -125,12 +126,14 @@ def collect_mock(n:int,                                   # requests to send
     "Run the emulated engine and the proxy on loopback, send a workload through them, return where the trace is"
     from semantic_kv.serve.engine import Engine
     from semantic_kv.serve.proxy import Proxy, ProxyConfig
+    from semantic_kv.inputs import check_output_file
     out = Path(out)
     if out.suffix != '.jsonl': raise InputError("expected a .jsonl output file", str(out))
-    if out.exists():
-        if not overwrite: raise InputError("output file exists (pass --overwrite to replace it)", str(out))
-        out.unlink()
-    if n < 1: raise InputError(f"requests: must be >= 1, got {n}")
+    check_number(n, 'requests', integer=True, lo=1, hi=1_000_000); check_number(concurrency, 'concurrency', integer=True, lo=1, hi=1024)
+    check_number(num_blocks, 'num_blocks', integer=True, lo=1)
+    if (out.exists() or out.is_symlink()) and not out.is_file(): raise InputError("output exists and is not a regular file (not replaced)", str(out))
+    check_output_file(out, overwrite, 'out')
+    if out.exists(): out.unlink()
     reqs = mock_requests(n, workload, seed)
     eng = Engine(**{'num_blocks': num_blocks, 'inter_token_latency_ms': 1.0, **(engine_kw or {})})
     with Server(eng) as es:

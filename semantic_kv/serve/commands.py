@@ -24,16 +24,46 @@ def cmd_engine(a):
     _run(Engine(engine_from_flags(a)), a.host, a.port)
     return 0
 
+def _env_number(name:str, default:float)->float:
+    v = os.environ.get(name)
+    if v is None or v == '': return default
+    try: return float(v)
+    except ValueError: raise InputError(f"{name}: expected a number, got {v!r:.40}") from None
+
+def _check_trace_dir(p:str, field:str):
+    "`p` if a trace can be written there: a writable directory (created if missing) or a .jsonl file in one, never a special file"
+    from semantic_kv.inputs import check_output_root
+    from pathlib import Path
+    q = Path(p)
+    if q.suffix == '.jsonl':
+        if (q.exists() or q.is_symlink()) and not q.is_file(): raise InputError(f"{field}: exists and is not a regular file", p)
+        if q.exists() and not os.access(q, os.W_OK): raise InputError(f"{field}: not writable (permission denied)", p)
+        check_output_root(q.parent, field)
+    else: check_output_root(q, field)
+    import tempfile
+    try:
+        d = q.parent if q.suffix == '.jsonl' else q
+        d.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=d).close()              # can a file be created there?
+    except OSError as e: raise InputError(f"{field}: cannot write there ({e.strerror or e})", p) from None
+    return p
+
 def cmd_proxy(a):
     "Run the telemetry proxy: forward to an OpenAI-compatible server, record a native trace"
     _need_serve()
-    from semantic_kv.serve.proxy import Proxy, ProxyConfig, _flag
+    from semantic_kv.serve.proxy import Proxy, ProxyConfig, _flag, check_base_url
+    from semantic_kv.inputs import check_number
     e = os.environ
-    cfg = ProxyConfig(a.upstream or e.get('SEMANTICKV_UPSTREAM_BASE_URL') or '',
-                      a.trace_dir or e.get('SEMANTICKV_TRACE_OUTPUT_DIR') or None,
-                      a.redact if a.redact is not None else _flag(e.get('SEMANTICKV_REDACT_TEXT'), True, 'SEMANTICKV_REDACT_TEXT'),
-                      a.timeout or float(e.get('SEMANTICKV_PROXY_TIMEOUT_SECONDS') or 600), a.max_body_bytes,
-                      e.get('SEMANTICKV_REDACT_SALT') or None)
+    up = check_base_url(a.upstream, '--upstream') if a.upstream is not None else \
+         check_base_url(e.get('SEMANTICKV_UPSTREAM_BASE_URL'), 'SEMANTICKV_UPSTREAM_BASE_URL (or --upstream)')
+    timeout = check_number(a.timeout, '--timeout', lo=0, lo_open=True) if a.timeout is not None else \
+              check_number(_env_number('SEMANTICKV_PROXY_TIMEOUT_SECONDS', 600.0), 'SEMANTICKV_PROXY_TIMEOUT_SECONDS', lo=0, lo_open=True)
+    check_number(a.max_body_bytes, '--max-body-bytes', integer=True, lo=1)
+    check_number(a.port, '--port', integer=True, lo=1, hi=65535)
+    trace = a.trace_dir or e.get('SEMANTICKV_TRACE_OUTPUT_DIR') or None
+    if trace: _check_trace_dir(trace, '--trace-dir' if a.trace_dir else 'SEMANTICKV_TRACE_OUTPUT_DIR')
+    cfg = ProxyConfig(up, trace, a.redact if a.redact is not None else _flag(e.get('SEMANTICKV_REDACT_TEXT'), True, 'SEMANTICKV_REDACT_TEXT'),
+                      timeout, a.max_body_bytes, e.get('SEMANTICKV_REDACT_SALT') or None)
     _run(Proxy(cfg), a.host, a.port)
     return 0
 
@@ -41,6 +71,9 @@ def cmd_collect_mock(a):
     "Drive the emulated engine through the proxy with a bundled workload and write the collected trace"
     _need_serve()
     from semantic_kv.serve.collect import collect_mock
+    from semantic_kv.inputs import check_number
+    check_number(a.requests, '--requests', integer=True, lo=1, hi=1_000_000); check_number(a.concurrency, '--concurrency', integer=True, lo=1, hi=1024)
+    check_number(a.num_blocks, '--num-blocks', integer=True, lo=1)
     st = collect_mock(a.requests, a.out, workload=a.workload, seed=a.seed, concurrency=a.concurrency, redact=a.redact,
                       num_blocks=a.num_blocks, overwrite=a.overwrite)
     print(f"wrote {st['records']} records ({st['requests']} requests sent) to {st['out']}")

@@ -2,16 +2,20 @@
 
 # %% ../../nbs/serve/30_core.ipynb #30core004
 from __future__ import annotations
-import asyncio, itertools, json, os, queue, socket, subprocess, sys, threading, time, urllib.request, warnings
+import asyncio, itertools, json, logging, math, os, queue, re, socket, subprocess, sys, threading, time, urllib.request, warnings
 from pathlib import Path
 from typing import Any, Callable, Optional
-from ..models import SegmentedRequest, content_hash
+from pydantic import ValidationError
+from ..models import SegmentedRequest, InputError, MAX_PROMPT_TOKENS, content_hash
 from ..segment import segment_request
-from ..traces import native_dict, redact_request
+from ..traces import native_dict, redact_request, parse_native
+
+log = logging.getLogger('semantic_kv.trace')
 
 # %% auto #0
-__all__ = ['request_identity', 'chat_view', 'segment_body', 'observed_fields', 'make_record', 'trace_path', 'TraceWriter',
-           'writer_process_main', 'ProcessTraceWriter', 'free_port', 'wait_healthy', 'Server', 'ServerProcess']
+__all__ = ['log', 'OUTCOMES', 'request_identity', 'chat_view', 'segment_body', 'observed_fields', 'make_record', 'record_outcome',
+           'record_line', 'trace_path', 'TraceWriter', 'writer_process_main', 'ProcessTraceWriter', 'free_port',
+           'wait_healthy', 'Server', 'ServerProcess']
 
 # %% ../../nbs/serve/30_core.ipynb #30core006
 def _s(v): return None if v is None or v == '' else str(v)
@@ -39,38 +43,79 @@ def segment_body(body:dict,           # decoded request body
                  tokenizer=None,      # anything `get_tokenizer` accepts
                 )->SegmentedRequest:
     "The request's segments and identity (no observed fields yet); an empty prompt if it cannot be segmented"
-    ident = request_identity(body, headers)
+    try: ident = request_identity(body, headers)
+    except Exception: ident = {}
     try: return segment_request({**chat_view(body), **ident}, tokenizer, with_text=not redact)
-    except Exception: return SegmentedRequest(model=_s(body.get('model')) or 'unknown', **ident)
+    except Exception:
+        try: return SegmentedRequest(model=_s(body.get('model')) or 'unknown', **ident)
+        except Exception: return SegmentedRequest()
 
-def observed_fields(usage:Optional[dict], # the response's `usage`, if any
+def _count(v): return v if type(v) is int and 0 <= v <= MAX_PROMPT_TOKENS else None   # booleans, strings, floats: not a count
+
+def observed_fields(usage:Optional[dict], # the response's `usage`, if any (any JSON: what is not a count is left out)
                     arrival_ms:float,     # Unix time of arrival, ms
                     ttft_ms:Optional[float]=None, total_ms:Optional[float]=None)->dict:
-    "Native observed_* fields from a response `usage` and measured times"
+    "Native observed_* fields from a response `usage` and measured times; values the trace reader would refuse are left out"
     d = dict(timestamp_ms=round(arrival_ms, 3), observed_ttft_ms=None if ttft_ms is None else round(ttft_ms, 3),
              observed_total_latency_ms=None if total_ms is None else round(total_ms, 3))
     if isinstance(usage, dict):
-        pt, ct = usage.get('prompt_tokens'), usage.get('completion_tokens')
-        cached = (usage.get('prompt_tokens_details') or {}).get('cached_tokens')
-        if isinstance(ct, int) and ct >= 0: d['output_tokens'] = ct
-        if isinstance(cached, int) and cached >= 0:
+        pt, ct, det = _count(usage.get('prompt_tokens')), _count(usage.get('completion_tokens')), usage.get('prompt_tokens_details')
+        cached = _count(det.get('cached_tokens')) if isinstance(det, dict) else None
+        if ct is not None: d['output_tokens'] = ct
+        if cached is not None and (pt is None or pt >= cached):
             d['observed_cached_tokens'] = cached
-            if isinstance(pt, int) and pt >= cached: d['observed_prefill_tokens'] = pt - cached
+            if pt is not None: d['observed_prefill_tokens'] = pt - cached
     return {k: v for k, v in d.items() if v is not None}
+
+OUTCOMES = ('completed', 'upstream_error', 'client_disconnected', 'timeout')
 
 def make_record(sr:SegmentedRequest, # from `segment_body`
                 obs:dict,            # from `observed_fields`
                 request_id:str|None=None, status:int|None=None, error:str|None=None,
-                redact:bool=True, salt:str|None=None)->dict:
-    "The native trace line (as a dict) of one served request"
-    r = sr.model_copy(update=dict(obs, request_id=request_id))
+                redact:bool=True, salt:str|None=None,
+                outcome:str|None=None, # one of `OUTCOMES` (default: completed for a 2xx status, else upstream_error)
+               )->dict:
+    "The native trace line (as a dict) of one served request; its `note` says the status and the outcome"
+    r = sr.model_copy(update=dict(obs, request_id=None if request_id is None else str(request_id)))
     if redact:
         if salt: r = redact_request(r, salt)
         else:
             h = lambda v: None if v is None else content_hash(str(v))
             r = r.model_copy(update=dict(request_id=h(r.request_id), session_id=h(r.session_id), tenant_id=h(r.tenant_id), cache_salt=h(r.cache_salt)))
-    note = None if status is None else f"status {status}" + (f": {error}" if error else '')
+    if outcome is None and status is not None: outcome = 'completed' if 200 <= status < 300 else 'upstream_error'
+    note = None if status is None else f"status {status}" + (f": {error}" if error else '') + (f"; outcome {outcome}" if outcome else '')
     return native_dict(r, note)
+
+def record_outcome(rec:dict)->str|None:
+    "The outcome (one of `OUTCOMES`) a record's `note` gives, or None"
+    m = re.search(r'; outcome (\w+)$', rec.get('note') or '')
+    return m and m.group(1)
+
+def _why(e:BaseException)->str:
+    "Why a record was refused, naming fields but never values (values may be prompt text)"
+    if isinstance(e, ValidationError): return f"ValidationError at {', '.join(sorted({'.'.join(map(str, x['loc'])) or '<root>' for x in e.errors()}))[:200]}"
+    if isinstance(e, InputError): return f"InputError at {str(e).split(':')[0][:200]}"
+    return type(e).__name__
+
+def _line(rec:dict)->bytes:
+    "The JSON line of `rec`, only if the native reader accepts it back"
+    parse_native(rec)
+    return (json.dumps(rec, ensure_ascii=False, separators=(', ', ': '), allow_nan=False) + '\n').encode()
+
+def record_line(sr:SegmentedRequest, # from `segment_body`
+                a:tuple,             # (obs, request_id, status, error[, outcome]) as `end` received them
+                redact:bool=True, salt:str|None=None,
+               )->tuple[bytes, str|None]: # the line, and why it is quarantined (None: it is not)
+    "The line to append for one request: its record, or (if the reader would refuse that) a quarantined record keeping timing, status and outcome"
+    obs, rid, status, err, outcome = (tuple(a) + (None,))[:5]
+    try: return _line(make_record(sr, obs, rid, status, err, redact, salt, outcome)), None
+    except Exception as e: why = _why(e)
+    keep = {k: v for k, v in (obs or {}).items() if k in ('timestamp_ms', 'observed_ttft_ms', 'observed_total_latency_ms')
+            and type(v) in (int, float) and math.isfinite(v) and (k == 'timestamp_ms' or v >= 0)}
+    st = status if type(status) is int else None
+    q = make_record(SegmentedRequest(), keep, None, st, (f"{err}; " if isinstance(err, str) else '') + f"record quarantined: {why}",
+                    redact, salt, outcome if outcome in OUTCOMES else None)
+    return _line(q), why
 
 # %% ../../nbs/serve/30_core.ipynb #30core013
 def trace_path(out:str|Path, # a directory (a new file per process is created in it) or a `.jsonl` file
@@ -94,7 +139,7 @@ class TraceWriter:
         self.path, self.redact, self.tokenizer, self.salt = trace_path(out), redact, tokenizer, salt
         self.max_queue, self.wait_s, self.inline_max_s, self.inline = max_queue, wait_s, inline_max_s, True
         self._lock = threading.Lock()   # one writer of the file at a time
-        self.written = self.dropped = self.errors = 0
+        self.written = self.dropped = self.errors = self.quarantined = 0
         self.last_error: str|None = None
         self._q, self._pending, self._ids = queue.SimpleQueue(), {}, itertools.count()
         self._f = open(self.path, 'ab', buffering=0)
@@ -114,13 +159,15 @@ class TraceWriter:
             obs:dict,                  # observed fields
             request_id:str|None=None, status:int|None=None, error:str|None=None,
             loop:asyncio.AbstractEventLoop|None=None, # give a loop to get a future that resolves once written
+            outcome:str|None=None,     # one of `OUTCOMES` (default: from the status)
            ):
         "Queue the record of a finished request; with `loop`, a future resolved when its line is written"
         fut = loop.create_future() if loop is not None else None
         if h is None or self._closed:
+            if h is not None: self.dropped += 1; log.warning("trace record dropped: the writer is closed")
             if fut is not None: fut.set_result(False)
             return fut
-        a = (obs, request_id, status, error)
+        a = (obs, request_id, status, error, outcome)
         if self.inline and h in self._pending and self._lock.acquire(blocking=False):
             try:
                 t = time.perf_counter()
@@ -133,13 +180,17 @@ class TraceWriter:
         return fut
 
     def _write(self, sr, a)->bool:
-        "Write one record (the caller holds the lock); False if it was dropped"
-        try:
-            rec = make_record(sr, a[0], request_id=a[1], status=a[2], error=a[3], redact=self.redact, salt=self.salt)
-            self._f.write((json.dumps(rec, ensure_ascii=False, separators=(', ', ': ')) + '\n').encode())
-            self.written += 1; return True
+        "Write one record (the caller holds the lock), quarantined if the reader would refuse it; False if it was dropped"
+        try: line, why = record_line(sr, a, self.redact, self.salt)
         except Exception as e:
-            self.errors += 1; self.dropped += 1; self.last_error = repr(e); return False
+            self.dropped += 1; self.last_error = f"record refused: {_why(e)}"
+            log.warning("trace record dropped: %s", self.last_error); return False
+        if why is not None:
+            self.quarantined += 1; self.last_error = f"record quarantined: {why}"; log.warning("trace %s", self.last_error)
+        try: self._f.write(line); self.written += 1; return True
+        except Exception as e:
+            self.errors += 1; self.dropped += 1; self.last_error = f"write failed: {type(e).__name__}: {e}"
+            log.warning("trace record dropped: %s", self.last_error); return False
 
     def _run(self):
         while True:
@@ -148,7 +199,7 @@ class TraceWriter:
             kind, h, a, b = job
             if kind == 'begin':
                 try: self._pending[h] = segment_body(a, b, self.redact, self.tokenizer)
-                except Exception as e: self._pending[h] = SegmentedRequest(); self.last_error = repr(e)
+                except Exception as e: self._pending[h] = SegmentedRequest(); self.last_error = _why(e)
                 continue
             sr = self._pending.pop(h, None) or SegmentedRequest()
             with self._lock: ok = self._write(sr, a)
@@ -166,18 +217,24 @@ class TraceWriter:
             with self._lock: self._f.close()
         except OSError: pass
 
-    def stats(self)->dict: return dict(path=str(self.path), written=self.written, dropped=self.dropped, errors=self.errors, queued=self._q.qsize())
+    def stats(self)->dict: return dict(path=str(self.path), written=self.written, dropped=self.dropped, quarantined=self.quarantined, errors=self.errors, queued=self._q.qsize())
     def __repr__(self): return f"TraceWriter({self.path.name!r}, written={self.written}, dropped={self.dropped}, errors={self.errors})"
 
 # %% ../../nbs/serve/30_core.ipynb #30core016
-import pickle, struct, fcntl
+import pickle, struct, fcntl, mmap, tempfile
+from ..inputs import loads as _strict_loads
+
+_COUNTERS = struct.Struct('<4q')   # written, quarantined, dropped, ended: shared by the writer child and its parent
 
 def writer_process_main():
-    "Entry point of the writer child: `python -c ... FD CONFIG_JSON`; reads frames until end of file"
+    "Entry point of the writer child: `python -c ... FD CONFIG_JSON [STATS_FD]`; reads frames until end of file"
+    logging.basicConfig(level=logging.WARNING, format='semantic-kv trace writer: %(message)s')
     fd, cfg = int(sys.argv[1]), json.loads(sys.argv[2])
+    stats = mmap.mmap(int(sys.argv[3]), _COUNTERS.size) if len(sys.argv) > 3 else bytearray(_COUNTERS.size)
     w = TraceWriter.__new__(TraceWriter)
     w.path, w.redact, w.tokenizer, w.salt = Path(cfg['path']), cfg['redact'], cfg['tokenizer'], cfg['salt']
-    w.written = w.dropped = w.errors = 0; w.last_error = None
+    w.written, w.quarantined, w.dropped, ended = _COUNTERS.unpack_from(stats)
+    w.errors, w.last_error = 0, None
     w._f = open(w.path, 'ab', buffering=0)
     pending, rd = {}, os.fdopen(fd, 'rb', buffering=1 << 20)
     while True:
@@ -186,45 +243,93 @@ def writer_process_main():
         frame = rd.read(struct.unpack('<I', head)[0])
         try: m = pickle.loads(frame)
         except Exception: break          # a torn frame: the sender died mid-write
-        if m[0] == 'b':
-            try: body = json.loads(m[2])
-            except ValueError: body = {}
-            try: pending[m[1]] = segment_body(body if isinstance(body, dict) else {}, m[3], w.redact, w.tokenizer)
-            except Exception: pending[m[1]] = SegmentedRequest()
-        else: w._write(pending.pop(m[1], None) or SegmentedRequest(), m[2])
+        try:
+            if m[0] == 'b':
+                try: body = _strict_loads(m[2])   # the same depth, size and number limits as the proxy's parser
+                except Exception: body = {}
+                pending[m[1]] = segment_body(body if isinstance(body, dict) else {}, m[3], w.redact, w.tokenizer)
+                continue
+            ended += 1
+            w._write(pending.pop(m[1], None) or SegmentedRequest(), m[2])
+        except Exception as e:           # whatever a record holds, the writer goes on
+            if m[0] != 'b': w.dropped += 1; log.warning("trace record dropped: %s", _why(e))
+        finally:
+            if m[0] != 'b': _COUNTERS.pack_into(stats, 0, w.written, w.quarantined, w.dropped, ended)
     w._f.close()
-    print(json.dumps(dict(written=w.written, dropped=w.dropped, errors=w.errors, last_error=w.last_error)), file=sys.stderr)
 
 class ProcessTraceWriter:
-    "`TraceWriter`'s interface, with segmentation and writing in a child process fed through a pipe."
+    "`TraceWriter`'s interface, with segmentation and writing in a child process fed through a pipe; a dead child is restarted."
     def __init__(self, out, redact:bool=True, tokenizer=None, salt:str|None=None,
                  max_buffer:int=64 << 20,     # bytes kept in memory when the pipe is full; beyond: dropped
-                 wait_s:float=0.0):           # nothing to wait for: the pipe is the durability
-        self.path, self.wait_s, self.max_buffer = trace_path(out), wait_s, max_buffer
-        self.written = self.dropped = self.errors = 0
+                 wait_s:float=0.0,            # nothing to wait for: the pipe is the durability
+                 max_restarts:int=100):       # children started after a death; beyond: records are dropped (counted)
+        self.path, self.wait_s, self.max_buffer, self.max_restarts = trace_path(out), wait_s, max_buffer, max_restarts
+        self.errors = self.restarts = self._dropped = self._accepted = self._lost = 0
         self.child_stats: dict|None = None
+        self._cfg = json.dumps(dict(path=str(self.path), redact=redact, tokenizer=tokenizer if isinstance(tokenizer, (str, type(None))) else None, salt=salt))
+        self._sf = tempfile.TemporaryFile(); self._sf.truncate(_COUNTERS.size)
+        self._stats = mmap.mmap(self._sf.fileno(), _COUNTERS.size)
+        self._buf, self._loop, self._ids, self._closed = bytearray(), None, itertools.count(), False
+        self._start()
+
+    def _start(self):
         r, self._w = os.pipe()
         try: fcntl.fcntl(self._w, 1031, 1 << 20)       # F_SETPIPE_SZ: a 1 MB pipe (Linux; the default is 64 kB)
         except OSError: pass
         os.set_blocking(self._w, False)
-        cfg = json.dumps(dict(path=str(self.path), redact=redact, tokenizer=tokenizer if isinstance(tokenizer, (str, type(None))) else None, salt=salt))
-        self._p = subprocess.Popen([sys.executable, '-c', 'from semantic_kv.serve.core import writer_process_main as m; m()', str(r), cfg],
-                                   pass_fds=(r,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._p = subprocess.Popen([sys.executable, '-c', 'from semantic_kv.serve.core import writer_process_main as m; m()', str(r), self._cfg,
+                                    str(self._sf.fileno())], pass_fds=(r, self._sf.fileno()), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         os.close(r)
-        self._buf, self._loop, self._ids, self._closed = bytearray(), None, itertools.count(), False
+
+    def _counters(self)->dict: return dict(zip(('written', 'quarantined', 'dropped', 'ended'), _COUNTERS.unpack_from(self._stats)))
+    @property
+    def written(self)->int: "Records in the file (quarantined ones included)"; return self._counters()['written']
+    @property
+    def quarantined(self)->int: return self._counters()['quarantined']
+    @property
+    def dropped(self)->int:
+        "Records that never reached the file: refused here, by the child, or lost with a dead child (counted as soon as it is dead)"
+        c = self._counters()
+        lost = self._accepted - c['ended'] if self._p.poll() is not None else self._lost
+        return self._dropped + c['dropped'] + lost
+
+    def _restart(self)->bool:
+        "Start a new child after the last one died; what the dead one had not written is counted as lost"
+        if self._loop is not None and self._buf:
+            try: self._loop.remove_writer(self._w)
+            except Exception: pass
+        try: os.close(self._w)
+        except OSError: pass
+        self._p.wait()
+        self._buf.clear()
+        self._lost = self._accepted - self._counters()['ended']
+        if self.restarts >= self.max_restarts:
+            log.warning("trace writer child exited with code %s; not restarted (%d restarts)", self._p.returncode, self.restarts); return False
+        self.restarts += 1
+        log.warning("trace writer child exited with code %s; restarted (%d records lost so far)", self._p.returncode, self._lost)
+        self._start(); return True
 
     @property
-    def healthy(self)->bool: return not self._closed and self._p.poll() is None and len(self._buf) < self.max_buffer
+    def healthy(self)->bool:
+        if not self._closed and self._p.poll() is not None: self._restart()
+        return not self._closed and self._p.poll() is None and len(self._buf) < self.max_buffer
 
-    def _send(self, msg):
-        if self._closed: self.dropped += 1; return False
-        data = pickle.dumps(msg, protocol=5); frame = struct.pack('<I', len(data)) + data
+    def _send(self, msg)->bool:
+        if self._closed: return False
+        if self._p.poll() is not None and not self._restart(): return False
+        try: data = pickle.dumps(msg, protocol=5)
+        except Exception as e: log.warning("trace record dropped: %s", _why(e)); return False
+        frame = struct.pack('<I', len(data)) + data
         if self._buf:
-            if len(self._buf) + len(frame) > self.max_buffer: self.dropped += 1; return False
+            if len(self._buf) + len(frame) > self.max_buffer: return False
             self._buf += frame; return True
-        try: n = os.write(self._w, frame)
-        except BlockingIOError: n = 0
-        except OSError: self.errors += 1; self.dropped += 1; return False     # the child is gone
+        for _ in range(2):
+            try: n = os.write(self._w, frame); break
+            except BlockingIOError: n = 0; break
+            except OSError:                                    # the child is gone: a new one gets the frame
+                self.errors += 1
+                if not self._restart(): return False
+        else: return False
         if n < len(frame):
             self._buf += frame[n:]
             try:
@@ -235,7 +340,7 @@ class ProcessTraceWriter:
     def _flush(self):
         try: n = os.write(self._w, self._buf)
         except BlockingIOError: return
-        except OSError: self.errors += 1; self._buf.clear(); n = 0
+        except OSError: self.errors += 1; self._restart(); return
         del self._buf[:n]
         if not self._buf: self._loop.remove_writer(self._w)
 
@@ -247,32 +352,38 @@ class ProcessTraceWriter:
         finally: os.set_blocking(self._w, False)
 
     def begin(self, body:dict, headers:dict, raw:bytes|None=None)->int|None:
-        "Hand the request's body (the raw bytes if given) to the child for segmentation"
+        "Hand the request's body (the raw bytes if given) to the child for segmentation; the handle is kept even if this frame is lost"
         h = next(self._ids)
-        return h if self._send(('b', h, raw if raw is not None else json.dumps(body).encode(), dict(headers))) else None
+        try: data = raw if raw is not None else json.dumps(body).encode()
+        except Exception: data = b'{}'
+        self._send(('b', h, data, dict(headers)))
+        return h
 
-    def end(self, h, obs:dict, request_id=None, status=None, error=None, loop=None):
+    def end(self, h, obs:dict, request_id=None, status=None, error=None, loop=None, outcome:str|None=None):
         "Hand the observed fields to the child; returns at once (a resolved future if `loop` is given)"
-        ok = h is not None and self._send(('e', h, (obs, request_id, status, error)))
-        if ok: self.written += 1
+        ok = h is not None and self._send(('e', h, (obs, request_id, status, error, outcome)))
+        if ok: self._accepted += 1
+        elif h is not None: self._dropped += 1; log.warning("trace record dropped: the writer is closed, full or cannot be restarted")
         if loop is None: return None
         f = loop.create_future(); f.set_result(ok); return f
 
     def close(self, timeout:float=30.0):
         "Send what is buffered, close the pipe, wait for the child to write everything and exit"
         if self._closed: return
+        if self._p.poll() is not None: self._restart()
         self._closed = True
         if self._loop is not None and self._buf:
             try: self._loop.remove_writer(self._w)
             except Exception: pass
         self._drain_blocking(); os.close(self._w)
-        try:
-            _, err = self._p.communicate(timeout=timeout)
-            self.child_stats = json.loads(err.decode().strip().splitlines()[-1])
-        except (subprocess.TimeoutExpired, ValueError, IndexError): self._p.kill(); self._p.wait()
+        try: self._p.wait(timeout)
+        except subprocess.TimeoutExpired: self._p.kill(); self._p.wait()
+        self._lost = self._accepted - self._counters()['ended']
+        self.child_stats = {**self._counters(), 'lost': self._lost}
 
-    def stats(self)->dict: return dict(path=str(self.path), written=self.written, dropped=self.dropped, errors=self.errors, buffered=len(self._buf))
-    def __repr__(self): return f"ProcessTraceWriter({self.path.name!r}, written={self.written}, dropped={self.dropped}, errors={self.errors})"
+    def stats(self)->dict: return dict(path=str(self.path), written=self.written, dropped=self.dropped, quarantined=self.quarantined,
+                                       errors=self.errors, restarts=self.restarts, buffered=len(self._buf))
+    def __repr__(self): return f"ProcessTraceWriter({self.path.name!r}, written={self.written}, dropped={self.dropped}, restarts={self.restarts})"
 
 # %% ../../nbs/serve/30_core.ipynb #30core021
 def free_port()->int:

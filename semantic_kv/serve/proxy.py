@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio, json, os, re, time, uuid
 from pathlib import Path
 from typing import Optional
+from urllib.parse import unquote, quote
 from ..models import InputError
-from .core import TraceWriter, ProcessTraceWriter, observed_fields
+from ..inputs import check_number, loads as strict_loads
+from .core import TraceWriter, ProcessTraceWriter, observed_fields, log
 
 # %% auto #0
-__all__ = ['ProxyConfig', 'SSESplitter', 'has_content', 'event_usage', 'openai_error', 'Proxy', 'app_from_env']
+__all__ = ['check_base_url', 'ProxyConfig', 'SSESplitter', 'has_content', 'event_usage', 'encoded_separator', 'openai_error',
+           'relay_path', 'upstream_headers', 'Proxy', 'parse_body', 'app_from_env']
 
 # %% ../../nbs/serve/32_proxy.ipynb #32proxy006
 _TRUE, _FALSE = ('1', 'true', 'yes', 'on'), ('0', 'false', 'no', 'off')
@@ -19,6 +22,19 @@ def _flag(v:str|None, default:bool, name:str)->bool:
     if v.lower() in _TRUE: return True
     if v.lower() in _FALSE: return False
     raise InputError(f"{name}: expected true or false, got {v!r}")
+
+def check_base_url(url, # what the user gave
+                   field:str='upstream', # the flag or setting, for the message
+                  )->str:
+    "`url` if it is a usable http(s) base URL: a host, a valid port, no query or fragment; else an `InputError` naming `field`"
+    from urllib.parse import urlsplit
+    u = str(url or '').strip()
+    try: p = urlsplit(u); port = p.port
+    except ValueError as e: raise InputError(f"{field}: not a usable URL ({e}): {u!r:.80}") from None
+    if p.scheme not in ('http', 'https') or not p.hostname or any(c.isspace() for c in u) or p.query or p.fragment or p.username:
+        raise InputError(f"{field}: expected an http(s)://HOST[:PORT] base URL, got {u!r:.80}")
+    if port == 0: raise InputError(f"{field}: port must be in 1..65535, got 0")
+    return u
 
 class ProxyConfig:
     "Settings of the telemetry proxy."
@@ -30,9 +46,10 @@ class ProxyConfig:
                  salt:str|None=None,                 # secret salt for redaction hashes
                  tokenizer=None,                     # segmentation tokenizer name (default cl100k_base)
                  keepalive_s:float=1.5):             # idle pooled upstream connections are closed after this; 0: no pooling
-        if not upstream or not re.match(r'^https?://', upstream): raise InputError(f"upstream: expected an http(s):// base URL, got {upstream!r}")
-        if timeout_s <= 0: raise InputError(f"timeout: must be > 0, got {timeout_s}")
-        if keepalive_s < 0: raise InputError(f"keepalive: must be >= 0, got {keepalive_s}")
+        upstream = check_base_url(upstream, 'upstream')
+        timeout_s = check_number(timeout_s, 'timeout', lo=0, lo_open=True)
+        max_body_bytes = check_number(max_body_bytes, 'max_body_bytes', integer=True, lo=1)
+        keepalive_s = check_number(keepalive_s, 'keepalive', lo=0)
         self.upstream = upstream.rstrip('/').removesuffix('/v1')
         self.trace_dir, self.redact, self.timeout_s, self.max_body_bytes = trace_dir, redact, timeout_s, max_body_bytes
         self.salt, self.tokenizer, self.keepalive_s = salt, tokenizer, keepalive_s
@@ -46,9 +63,15 @@ class ProxyConfig:
         def num(k, d, f=float):
             try: return f(e.get(k) or d)
             except ValueError: raise InputError(f"{k}: expected a number, got {e.get(k)!r}") from None
-        return cls(up, e.get('SEMANTICKV_TRACE_OUTPUT_DIR') or None, _flag(e.get('SEMANTICKV_REDACT_TEXT'), True, 'SEMANTICKV_REDACT_TEXT'),
-                   num('SEMANTICKV_PROXY_TIMEOUT_SECONDS', 600.0), num('SEMANTICKV_MAX_BODY_BYTES', 32*1024*1024, int),
-                   e.get('SEMANTICKV_REDACT_SALT') or None, keepalive_s=num('SEMANTICKV_PROXY_KEEPALIVE_SECONDS', 1.5))
+        try:
+            return cls(up, e.get('SEMANTICKV_TRACE_OUTPUT_DIR') or None, _flag(e.get('SEMANTICKV_REDACT_TEXT'), True, 'SEMANTICKV_REDACT_TEXT'),
+                       num('SEMANTICKV_PROXY_TIMEOUT_SECONDS', 600.0), num('SEMANTICKV_MAX_BODY_BYTES', 32*1024*1024, int),
+                       e.get('SEMANTICKV_REDACT_SALT') or None, keepalive_s=num('SEMANTICKV_PROXY_KEEPALIVE_SECONDS', 1.5))
+        except InputError as x:                     # name the variable the user set
+            field, _, rest = x.msg.partition(':')
+            names = dict(upstream='SEMANTICKV_UPSTREAM_BASE_URL', timeout='SEMANTICKV_PROXY_TIMEOUT_SECONDS',
+                         max_body_bytes='SEMANTICKV_MAX_BODY_BYTES', keepalive='SEMANTICKV_PROXY_KEEPALIVE_SECONDS')
+            raise InputError(f"{names.get(field, field)}:{rest}") from None
 
 # %% ../../nbs/serve/32_proxy.ipynb #32proxy009
 _EV_END = re.compile(rb'\r?\n\r?\n')
@@ -83,12 +106,33 @@ def event_usage(ev:bytes)->tuple[Optional[dict], bool]:
 # %% ../../nbs/serve/32_proxy.ipynb #32proxy012
 _HOP = {b'host', b'content-length', b'connection', b'keep-alive', b'transfer-encoding', b'te', b'trailer', b'upgrade',
         b'proxy-authorization', b'proxy-connection', b'accept-encoding'}
-_RESP_DROP = {'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'content-encoding', 'server', 'date'}
+_RESP_DROP = {b'content-length', b'transfer-encoding', b'connection', b'keep-alive', b'content-encoding', b'server', b'date', b'content-type'}
 _FORWARD = ('/v1/chat/completions', '/v1/completions')
+_TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_BAD_VALUE = re.compile(rb'[\x00-\x08\x0a-\x1f\x7f]')
+_ENCODED_SEP = re.compile(rb'%(2f|5c|00)', re.I)
 
-def openai_error(status:int, message:str, type_:str='invalid_request_error', code:str|None=None)->bytes:
+def encoded_separator(scope)->bool:
+    "Does the request path hide a separator (or NUL) in percent-encoding (`/v1/chat%2fcompletions`)? Such a path matches no route"
+    return bool(_ENCODED_SEP.search((scope.get('raw_path') or b'').split(b'?')[0]))
+
+def openai_error(status:int, message:str, type_:str='invalid_request_error', code:str|None=None, param:str|None=None)->bytes:
     "An error body in OpenAI's shape"
-    return json.dumps({'error': {'message': message, 'type': type_, 'param': None, 'code': code}}).encode()
+    return json.dumps({'error': {'message': message, 'type': type_, 'param': param, 'code': code}}).encode()
+
+def relay_path(path:str,        # the decoded request path (ASGI `path`)
+               raw:bytes|None,  # the path as sent (ASGI `raw_path`), to refuse encoded separators
+              )->str|None:
+    "The path to relay for a `GET`: `/v1/models` or `/v1/models/{model}` with no dot segments or encoded separators; else None"
+    r = (raw or path.encode('utf-8', 'surrogateescape')).split(b'?')[0].lower()
+    if b'%2f' in r or b'%5c' in r or b'\\' in r or b'%00' in r or b'%25' in r: return None
+    segs = path.split('/')[1:]
+    if any(s in ('', '.', '..') for s in segs) or any(unquote(s) in ('.', '..') for s in segs): return None
+    return path if segs[:2] == ['v1', 'models'] else None
+
+def upstream_headers(raw:list)->list:
+    "The upstream's response headers an HTTP/1.1 client may receive: hop-by-hop and framing ones, bad names and control characters left out"
+    return [(k.lower(), v) for k, v in raw if _TOKEN.match(k) and not _BAD_VALUE.search(v) and k.lower() not in _RESP_DROP]
 
 async def _on_reuse(session, ctx, params):
     "aiohttp trace hook: the request got a pooled connection"
@@ -107,13 +151,21 @@ async def _send_bytes(send, status:int, body:bytes, ctype:bytes=b'application/js
                 'headers': [(b'content-type', ctype), (b'content-length', str(len(body)).encode()), *headers]})
     await send({'type': 'http.response.body', 'body': body})
 
+def _text(v:bytes)->str:
+    "A header value as text: UTF-8 if it is, else Latin-1 (what HTTP/1.1 allows)"
+    try: return v.decode('utf-8')
+    except UnicodeDecodeError: return v.decode('latin-1')
+
 class Proxy:
     "The telemetry proxy as an ASGI app."
     def __init__(self, cfg:ProxyConfig, writer:TraceWriter|None=None):
         self.cfg = cfg
-        self.writer = writer or (ProcessTraceWriter(cfg.trace_dir, cfg.redact, cfg.tokenizer, cfg.salt) if cfg.trace_dir else None)
+        if writer is None and cfg.trace_dir:
+            try: writer = ProcessTraceWriter(cfg.trace_dir, cfg.redact, cfg.tokenizer, cfg.salt)
+            except OSError as e: raise InputError(f"trace_dir: cannot write the trace there ({e.strerror or e})", str(cfg.trace_dir)) from None
+        self.writer = writer
         self._session, self._fresh, self._metrics = None, None, None
-        self.counts = dict(requests=0, errors=0, upstream_errors=0, retries=0)
+        self.counts = dict(requests=0, errors=0, upstream_errors=0, retries=0, client_disconnects=0, record_errors=0)
 
     # ----- lifecycle
     def _new_session(self, keepalive_s:float):
@@ -162,17 +214,20 @@ class Proxy:
             r = CollectorRegistry()
             self._metrics = dict(registry=r,
                 requests=Counter('semantickv_proxy_requests', 'Requests forwarded, by path and status', ['path', 'status'], registry=r),
+                outcomes=Counter('semantickv_proxy_outcomes', 'Forwarded requests by outcome (completed, upstream_error, client_disconnected, timeout)', ['outcome'], registry=r),
                 ttft=Histogram('semantickv_proxy_ttft_seconds', 'Time to first token seen by the proxy', registry=r,
                                buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30)),
                 retries=Counter('semantickv_proxy_upstream_retries', 'Requests resent on a new connection after a stale pooled one failed', registry=r),
-                records=Gauge('semantickv_proxy_trace_records_written', 'Trace records written', registry=r),
-                dropped=Gauge('semantickv_proxy_trace_records_dropped', 'Trace records dropped (queue full or disk error)', registry=r))
+                records=Gauge('semantickv_proxy_trace_records_written', 'Trace records in the trace file (quarantined ones included)', registry=r),
+                quarantined=Gauge('semantickv_proxy_trace_records_quarantined', 'Trace records written in quarantined form (the reader would have refused them)', registry=r),
+                dropped=Gauge('semantickv_proxy_trace_records_dropped', 'Trace records that never reached the file (writer full, closed, or its child died)', registry=r))
         return self._metrics
 
     async def _metrics_page(self, send):
         from prometheus_client import generate_latest, CONTENT_TYPE_LATEST
         m = self.metrics()
-        if self.writer is not None: m['records'].set(self.writer.written); m['dropped'].set(self.writer.dropped)
+        if self.writer is not None:
+            m['records'].set(self.writer.written); m['dropped'].set(self.writer.dropped + self.counts['record_errors']); m['quarantined'].set(getattr(self.writer, 'quarantined', 0))
         await _send_bytes(send, 200, generate_latest(m['registry']), CONTENT_TYPE_LATEST.encode())
 
     # ----- entry point
@@ -180,29 +235,39 @@ class Proxy:
         if scope['type'] == 'lifespan': return await self._lifespan(receive, send)
         if scope['type'] != 'http': return
         path, method = scope['path'], scope['method']
-        if path == '/health': return await _send_bytes(send, 200, b'{"status":"ok"}')
-        if path == '/metrics': return await self._metrics_page(send)
-        if path in _FORWARD and method == 'POST': return await self._forward(scope, receive, send, path)
-        if path.startswith('/v1/') and method == 'GET': return await self._relay_get(scope, send, path)
-        await _send_bytes(send, 404, openai_error(404, f"no route {method} {path}", 'not_found_error'))
+        if encoded_separator(scope): path = scope.get('raw_path', b'').split(b'?')[0].decode('latin-1')   # matches nothing: 404
+        if path in ('/health', '/metrics', *_FORWARD):
+            ok = ('POST',) if path in _FORWARD else ('GET', 'HEAD')
+            if method not in ok:
+                return await _send_bytes(send, 405, openai_error(405, f"method {method} not allowed on {path}", 'invalid_request_error', 'method_not_allowed'),
+                                         headers=[(b'allow', ', '.join(ok).encode())])
+            if path == '/health': return await _send_bytes(send, 200, b'{"status":"ok"}')
+            if path == '/metrics': return await self._metrics_page(send)
+            return await self._forward(scope, receive, send, path)
+        if method == 'GET' and (rp := relay_path(path, scope.get('raw_path'))): return await self._relay_get(scope, send, rp)
+        await _send_bytes(send, 404, openai_error(404, f"no route {method} {path[:200]}", 'not_found_error', 'not_found'))
 
     def _headers(self, scope):
-        "Headers to send upstream (hop-by-hop ones removed) and the lower-case dict the record uses"
+        "Headers to send upstream (hop-by-hop ones removed; values as the client sent their bytes) and the lower-case dict the record uses"
         fwd, low = [], {}
         for k, v in scope['headers']:
             if k in _HOP: continue
             fwd.append((k.decode('latin-1'), v.decode('latin-1')))
-            if k in (b'x-session-id', b'x-tenant-id'): low[k.decode()] = v.decode('latin-1')
+            if k in (b'x-session-id', b'x-tenant-id'): low[k.decode()] = _text(v)
         return fwd, low
 
     async def _relay_get(self, scope, send, path):
+        import yarl
         fwd, _ = self._headers(scope)
-        qs = scope.get('query_string', b'').decode()
+        qs = scope.get('query_string', b'').decode('latin-1')
         try:
             s = await self._client()
-            async with s.get(self.cfg.upstream + path + (f'?{qs}' if qs else ''), headers=fwd) as r:
+            url = yarl.URL(self.cfg.upstream + quote(path, safe="/:@!$&'()*+,;=-._~") + (f'?{quote(qs, safe="=&+%")}' if qs else ''), encoded=True)
+            async with s.get(url, headers=fwd) as r:
                 body = await r.read()
-                await _send_bytes(send, r.status, body, r.headers.get('content-type', 'application/json').encode())
+                status = r.status if 100 <= r.status <= 599 else 502
+                ctype = next((v for k, v in r.raw_headers if k.lower() == b'content-type' and not _BAD_VALUE.search(v)), b'application/json')
+                await _send_bytes(send, status, body if status == r.status else openai_error(502, f'upstream sent an invalid status {r.status}', 'upstream_error', 'upstream_invalid_response'), ctype)
         except asyncio.TimeoutError: await _send_bytes(send, 504, openai_error(504, 'upstream timed out', 'upstream_error', 'upstream_timeout'))
         except Exception as e: await _send_bytes(send, 502, openai_error(502, f'upstream unreachable: {type(e).__name__}', 'upstream_error', 'upstream_unreachable'))
 
@@ -220,25 +285,27 @@ class Proxy:
             parts.append(b)
             if not m.get('more_body'): return b''.join(parts)
 
-    async def _record(self, h, wall, t0, ttft, usage, rid, status, err):
-        "Hand the finished request to the writer; wait (bounded) until its line is written"
+    def _record(self, h, st:dict, wall:float, t0:float):
+        "Hand the finished request to the writer, once (whatever happened to it)"
+        if st['recorded']: return
+        st['recorded'] = True
+        self.metrics()['outcomes'].labels(st['outcome']).inc(); self._count(st['path'], st['status'])
+        if st['outcome'] == 'client_disconnected': self.counts['client_disconnects'] += 1
+        elif st['outcome'] != 'completed': self.counts['upstream_errors'] += 1
         w = self.writer
         if w is None or h is None: return
-        total = (time.perf_counter() - t0)*1000
-        obs = observed_fields(usage, wall, ttft, total)
-        wait = w.wait_s > 0 and w.healthy
-        fut = w.end(h, obs, rid, status, err, asyncio.get_running_loop() if wait else None)
-        if fut is not None:
-            try: await asyncio.wait_for(fut, w.wait_s)
-            except asyncio.TimeoutError: pass
+        try:
+            obs = observed_fields(st['usage'], wall, st['ttft'], (time.perf_counter() - t0)*1000)
+            w.end(h, obs, st['rid'], st['status'], st['error'], outcome=st['outcome'])
+        except Exception as e: self.counts['record_errors'] += 1; log.warning("trace record dropped: %s", type(e).__name__)
 
     async def _forward(self, scope, receive, send, path):
         t0, wall = time.perf_counter(), time.time()*1000
         try: raw = await self._read_body(scope, receive)
         except ConnectionAbortedError: return
         if raw is None: return await self._error(send, path, 413, f"request body over {self.cfg.max_body_bytes} bytes", 'request_too_large')
-        try: body = _loads(raw)
-        except ValueError: body = None
+        try: body = parse_body(raw)
+        except InputError as e: return await self._error(send, path, 400, f"invalid JSON body: {e}", 'invalid_json')
         if not isinstance(body, dict): return await self._error(send, path, 400, "request body is not a JSON object", 'invalid_json')
         fwd, low = self._headers(scope)
         w = self.writer
@@ -249,55 +316,77 @@ class Proxy:
             if not (isinstance(so, dict) and so.get('include_usage')):
                 raw = _dumps({**body, 'stream_options': {**(so if isinstance(so, dict) else {}), 'include_usage': True}}); added = True
         if not any(k.lower() == 'content-type' for k, _ in fwd): fwd.append(('content-type', 'application/json'))
-        status, usage, ttft, rid, started = 502, None, None, None, False
+        st = dict(path=path, status=502, outcome='upstream_error', error=None, usage=None, ttft=None, rid=None, started=False, recorded=False)
+        job = asyncio.ensure_future(self._exchange(send, path, raw, fwd, st, h, wall, t0, added))
+        gone = asyncio.ensure_future(receive())     # the body is read: the next message is the client going away
+        try:
+            await asyncio.wait({job, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if not job.done():                         # the client went away first: stop the upstream work too
+                job.cancel()
+                try: await job
+                except BaseException: pass
+                st.update(outcome='client_disconnected', error='client disconnected', status=st['status'] if st['started'] else 499)
+            else: job.result()
+        except Exception as e:
+            if not isinstance(e, ConnectionAbortedError): st.update(status=502, outcome='upstream_error', error=f"proxy error: {type(e).__name__}")
+            raise
+        finally:
+            gone.cancel()
+            if not job.done(): job.cancel()                # this request was cancelled (shutdown): so is its upstream call
+            self._record(h, st, wall, t0)
+
+    async def _exchange(self, send, path, raw, fwd, st, h, wall, t0, added):
+        "Send the request upstream and the answer back; `st` says what happened"
+        import aiohttp
         try:
             async with await self._post(self.cfg.upstream + path, raw, fwd) as r:
                 status = r.status
-                hdrs = [(k.lower().encode('latin-1'), v.encode('latin-1')) for k, v in r.headers.items() if k.lower() not in _RESP_DROP]
+                hdrs = upstream_headers(r.raw_headers)
+                ctype = next((v for k, v in r.raw_headers if k.lower() == b'content-type' and not _BAD_VALUE.search(v)), b'application/json')
+                if not 100 <= status <= 599 or status < 200:
+                    msg = f"upstream sent an invalid status {status}"
+                    st.update(status=502, error=msg)
+                    return await _send_bytes(send, 502, openai_error(502, msg, 'upstream_error', 'upstream_invalid_response'))
+                st['status'] = status
                 if status == 200 and r.content_type == 'text/event-stream':
-                    await send({'type': 'http.response.start', 'status': 200, 'headers': hdrs}); started = True
+                    await send({'type': 'http.response.start', 'status': 200, 'headers': [(b'content-type', ctype), *hdrs]}); st['started'] = True
                     sp, tail = SSESplitter(), b''
                     async for data in r.content.iter_any():
                         out = []
                         for ev in sp.feed(data):
-                            if rid is None and (m := _ID.search(ev)): rid = m.group(1).decode()
-                            if ttft is None and has_content(ev): ttft = (time.perf_counter() - t0)*1000
-                            if usage is None and b'usage' in ev:
+                            if st['rid'] is None and (m := _ID.search(ev)): st['rid'] = m.group(1).decode('utf-8', 'replace')
+                            if st['ttft'] is None and has_content(ev): st['ttft'] = (time.perf_counter() - t0)*1000
+                            if st['usage'] is None and b'usage' in ev:
                                 u, only = event_usage(ev)
                                 if u is not None:
-                                    usage = u
+                                    st['usage'] = u
                                     if added and only: continue
                             if ev.startswith(b'data: [DONE]'): tail += ev; continue
                             out.append(ev)
                         if out: await send({'type': 'http.response.body', 'body': b''.join(out), 'more_body': True})
-                    await self._record(h, wall, t0, ttft, usage, rid, status, None)
-                    self._count(path, status)
+                    st.update(outcome='completed')
+                    self._record(h, st, wall, t0)
                     await send({'type': 'http.response.body', 'body': tail + sp.rest(), 'more_body': False})
                     return
                 data = await r.read()
-                err = None
-                if status == 200:
+                if 200 <= status < 300:
                     try:
-                        o = _loads(data); usage, rid = o.get('usage'), o.get('id')
-                    except (ValueError, AttributeError): pass
-                else: err = 'upstream error'
-                await self._record(h, wall, t0, None, usage, rid, status, err)
-                self._count(path, status)
-                await _send_bytes(send, status, data, r.headers.get('content-type', 'application/json').encode('latin-1'),
-                                  [x for x in hdrs if x[0] != b'content-type'])
+                        o = _loads(data)
+                        if isinstance(o, dict): st['usage'], st['rid'] = o.get('usage'), o.get('id')
+                    except ValueError: pass
+                    st['outcome'] = 'completed'
+                else: st['error'] = 'upstream error'
+                self._record(h, st, wall, t0)
+                await _send_bytes(send, status, data, ctype, hdrs)
         except asyncio.TimeoutError:
-            await self._fail(send, started, path, h, wall, t0, ttft, usage, rid, 504, 'upstream timed out', 'upstream_timeout')
-        except Exception as e:
-            import aiohttp
-            if not isinstance(e, (aiohttp.ClientError, OSError)): raise
-            what = 'upstream dropped the connection' if started or isinstance(e, aiohttp.ServerDisconnectedError) else 'upstream unreachable'
-            await self._fail(send, started, path, h, wall, t0, ttft, usage, rid, 502, f"{what}: {type(e).__name__}", 'upstream_unreachable')
+            await self._fail(send, st, 504, 'upstream timed out', 'upstream_timeout', 'timeout')
+        except (aiohttp.ClientError, OSError) as e:
+            what = 'upstream dropped the connection' if st['started'] or isinstance(e, aiohttp.ServerDisconnectedError) else 'upstream unreachable'
+            await self._fail(send, st, 502, f"{what}: {type(e).__name__}", 'upstream_unreachable', 'upstream_error')
 
-    async def _fail(self, send, started, path, h, wall, t0, ttft, usage, rid, status, msg, code):
-        self.counts['upstream_errors'] += 1
-        await self._record(h, wall, t0, ttft, usage, rid, status, msg)
-        self._count(path, status)
-        if started: raise ConnectionAbortedError(msg)   # the client's stream must end as broken, not as complete
+    async def _fail(self, send, st, status, msg, code, outcome):
+        st.update(status=status, error=msg, outcome=outcome)
+        if st['started']: raise ConnectionAbortedError(msg)   # the client's stream must end as broken, not as complete
         await _send_bytes(send, status, openai_error(status, msg, 'upstream_error', code))
 
     async def _error(self, send, path, status, msg, code):
@@ -310,9 +399,26 @@ class Proxy:
 _ID = re.compile(rb'"id"\s*:\s*"([^"]{1,200})"')
 try:
     import orjson
-    _loads, _dumps = orjson.loads, orjson.dumps
+    _loads = orjson.loads
+    def _dumps(o)->bytes:
+        try: return orjson.dumps(o)
+        except TypeError: return json.dumps(o, ensure_ascii=False).encode()   # integers beyond 64 bits
 except ImportError:   # pragma: no cover
-    _loads, _dumps = json.loads, lambda o: json.dumps(o).encode()
+    _loads, _dumps = json.loads, lambda o: json.dumps(o, ensure_ascii=False).encode()
+
+def parse_body(raw:bytes)->object:
+    "A request body parsed with the limits every server applies (`semantic_kv.inputs.loads`: same result, same errors), at orjson's speed when it can"
+    from semantic_kv import inputs
+    try: o = _loads(raw)
+    except ValueError: return strict_loads(raw)          # strict_loads gives the verdict and the message
+    stack = [(o, 0)]
+    while stack:                                         # anything strict_loads might see differently: let it decide
+        v, d = stack.pop()
+        if isinstance(v, (dict, list)):
+            if d >= inputs.MAX_JSON_DEPTH: return strict_loads(raw)
+            stack.extend((x, d + 1) for x in (v.values() if isinstance(v, dict) else v))
+        elif isinstance(v, float) and abs(v) >= 2**63: return strict_loads(raw)   # orjson reads integers beyond 64 bits as floats
+    return o
 
 def app_from_env()->Proxy:
     "The proxy configured by `SEMANTICKV_*` environment variables (for `uvicorn semantic_kv.serve.proxy:app_from_env --factory`)"

@@ -4,15 +4,16 @@
 
 # %% ../../nbs/serve/34_router.ipynb #ea74a38b
 from __future__ import annotations
-import asyncio, contextlib, json, os, queue, threading, time, uuid
+import asyncio, contextlib, json, math, os, queue, threading, time, uuid
 from pathlib import Path
 from typing import Optional
 from ..models import InputError
+from ..inputs import check_number, loads as strict_loads
 from ..routing import make_policy, from_body, ReplicaState, NoReplicaError, ROUTING_POLICIES
 
 # %% auto #0
-__all__ = ['DecisionLog', 'default_log_path', 'RouterApp', 'serve_in_thread', 'app_from_env', 'workload_calls', 'send_all',
-           'run_sync', 'Fleet', 'demo', 'cmd_router', 'register_cli']
+__all__ = ['DecisionLog', 'default_log_path', 'check_replicas', 'RouterApp', 'serve_in_thread', 'app_from_env', 'workload_calls',
+           'send_all', 'run_sync', 'Fleet', 'demo', 'cmd_router', 'register_cli']
 
 # %% ../../nbs/serve/34_router.ipynb #ef6d1e78
 class DecisionLog:
@@ -54,7 +55,39 @@ def _scrape(text:str)->dict:
             except ValueError: pass
     return out
 
+def _replica_down_error(e:BaseException)->bool:
+    "Does `e` say the replica itself cannot be reached (refused, unresolvable, connect timeout)? Only these mark it down at once"
+    import httpx
+    return isinstance(e, (httpx.ConnectError, httpx.ConnectTimeout))
+
+def _replica_error(e:BaseException)->bool:
+    "Is `e` a failure of the connection to the replica (not of the client's request, not of the router)?"
+    import httpx
+    return isinstance(e, httpx.TransportError) and not isinstance(e, (httpx.LocalProtocolError, httpx.UnsupportedProtocol, httpx.PoolTimeout))
+
+def _text(v:bytes)->str:
+    "A header value as text: UTF-8 if it is, else Latin-1"
+    try: return v.decode('utf-8')
+    except UnicodeDecodeError: return v.decode('latin-1')
+
+def check_replicas(urls, # replica base URLs (a list, or a comma-separated string)
+                   field:str='replicas')->list:
+    "The replica URLs, each a usable http(s) base URL; else an `InputError` naming `field`"
+    from semantic_kv.serve.proxy import check_base_url
+    urls = [u.strip() for u in (urls.split(',') if isinstance(urls, str) else urls or []) if u and u.strip()]
+    if not urls: raise InputError(f'{field}: give at least one replica URL')
+    return [check_base_url(u, field).rstrip('/') for u in urls]
+
 _HOP = {'host', 'content-length', 'connection', 'keep-alive', 'transfer-encoding', 'te', 'upgrade', 'proxy-connection', 'accept-encoding'}
+
+import re
+_BAD = re.compile(rb'[\x00-\x08\x0a-\x1f\x7f]')
+
+def _with_raw(resp, headers:list):
+    "`resp` with the replica's headers (bytes as sent) added after its own content-length"
+    names = {k for k, _ in headers}
+    resp.raw_headers = [(k, v) for k, v in resp.raw_headers if k not in names] + headers
+    return resp
 
 class RouterApp:
     "OpenAI-compatible router: decide with a routing policy, pass the response through, fail over"
@@ -67,11 +100,18 @@ class RouterApp:
                  max_attempts:int=3,                # replicas tried per request on connection errors
                  block_size:int=16,                 # the replicas' KV block size
                  tokenizer=None,                    # tokenizer for block keys (default cl100k_base)
-                 fail_threshold:int=2):             # consecutive failed health checks that mark a replica down
-        if not replicas: raise InputError('replicas: give at least one replica URL')
-        self.urls = [u.rstrip('/') for u in replicas]
+                 fail_threshold:int=2,              # consecutive failed health checks that mark a replica down
+                 max_body_bytes:int=32*1024*1024):  # larger request bodies get 413
+        self.urls = check_replicas(replicas)
+        health_interval_s = check_number(health_interval_s, 'health_interval', lo=0.01, hi=3600)
+        timeout_s = check_number(timeout_s, 'timeout', lo=0, lo_open=True)
+        self.max_body_bytes = check_number(max_body_bytes, 'max_body_bytes', integer=True, lo=1)
+        if policy_params is not None and not isinstance(policy_params, dict): raise InputError(f"policy_params: expected a JSON object, got {type(policy_params).__name__}")
         self.policy_name = policy
-        self.policy = make_policy(policy, len(self.urls), **(policy_params or {}))
+        try: self.policy = make_policy(policy, len(self.urls), **(policy_params or {}))
+        except (TypeError, ValueError) as e:
+            if isinstance(e, InputError) and str(e).startswith(('policy:', 'replicas:')): raise
+            raise InputError(f"policy_params: {e}") from None
         self.views = [ReplicaState(u) for u in self.urls]
         self.fails, self.fail_threshold = [0]*len(self.urls), fail_threshold
         self.log = DecisionLog(default_log_path() if log_path == 'auto' else log_path)
@@ -81,14 +121,23 @@ class RouterApp:
         self._metrics()
         from starlette.applications import Starlette
         from starlette.routing import Route
-        self.app = Starlette(routes=[Route('/v1/chat/completions', self.forward, methods=['POST']),
+        from starlette.exceptions import HTTPException
+        async def json_error(request, exc):
+            from starlette.responses import JSONResponse
+            return JSONResponse(_err(exc.detail if isinstance(exc.detail, str) else 'error', exc.status_code, 'invalid_request_error'), exc.status_code, headers=exc.headers)
+        self.app = Starlette(exception_handlers={HTTPException: json_error}, routes=[Route('/v1/chat/completions', self.forward, methods=['POST']),
                                      Route('/v1/completions', self.forward, methods=['POST']),
                                      Route('/v1/models', self.models, methods=['GET']),
                                      Route('/health', self.health, methods=['GET']),
                                      Route('/metrics', self.metrics, methods=['GET']),
                                      Route('/router/replicas', self.replicas, methods=['GET'])],
                              lifespan=contextlib.asynccontextmanager(self._lifespan))
-    async def __call__(self, scope, receive, send): await self.app(scope, receive, send)
+        self.app.router.redirect_slashes = False        # '/v1/chat/completions/' is a JSON 404, not a redirect
+    async def __call__(self, scope, receive, send):
+        from semantic_kv.serve.proxy import encoded_separator, openai_error, _send_bytes
+        if scope['type'] == 'http' and encoded_separator(scope):   # '/v1/chat%2fcompletions' is not '/v1/chat/completions'
+            return await _send_bytes(send, 404, openai_error(404, 'no route (encoded separator in the path)', 'not_found_error', 'not_found'))
+        await self.app(scope, receive, send)
 
     def _metrics(self):
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -120,6 +169,11 @@ class RouterApp:
         v.up = up; self.m_up.labels(self.urls[i]).set(int(up))
         (self.policy.replica_up if up else self.policy.replica_down)(i)
         self.log.write(dict(ts=time.time(), event='replica_up' if up else 'replica_down', replica=self.urls[i]))
+
+    def _suspect(self, i:int):
+        "A request to replica `i` failed after connecting (reset, closed, protocol error): check its health now, do not assume"
+        try: asyncio.get_running_loop().create_task(self.check(i))
+        except RuntimeError: pass
 
     async def check(self, i:int):
         "One active health check (and metrics scrape) of replica `i`"
@@ -165,7 +219,8 @@ class RouterApp:
             try:
                 r = await self.client.get(self.urls[i] + '/v1/models')
                 return Response(r.content, r.status_code, media_type='application/json')
-            except Exception: self._set_up(i, False)
+            except Exception as e:
+                if _replica_down_error(e): self._set_up(i, False)
         return JSONResponse(_err('no replica is up', 503), status_code=503)
 
     def _decide(self, rreq, tried:set):
@@ -190,17 +245,25 @@ class RouterApp:
     async def _forward(self, request):
         from starlette.responses import JSONResponse, Response, StreamingResponse
         t0 = time.perf_counter()
-        raw = await request.body()
-        try:
-            body = json.loads(raw)
-            if not isinstance(body, dict): raise ValueError('not an object')
-        except ValueError as e: return JSONResponse(_err(f'invalid JSON body: {e}', 400, 'invalid_request_error'), status_code=400)
-        try: rreq = from_body(body, self.block_size, self.tokenizer, self.policy.needs_keys, dict(request.headers))
-        except Exception as e: return JSONResponse(_err(f'invalid request: {e}', 400, 'invalid_request_error'), status_code=400)
-        rid = request.headers.get('x-request-id') or body.get('request_id') or uuid.uuid4().hex
-        rreq.request_id = rid
-        stream = bool(body.get('stream'))
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
+        bad = lambda msg, code=400: JSONResponse(_err(msg, code, 'invalid_request_error'), status_code=code)
+        cl = request.headers.get('content-length', '')
+        if cl.isdigit() and int(cl) > self.max_body_bytes: return bad(f'request body over {self.max_body_bytes} bytes', 413)
+        parts, n = [], 0
+        async for chunk in request.stream():
+            n += len(chunk); parts.append(chunk)
+            if n > self.max_body_bytes: return bad(f'request body over {self.max_body_bytes} bytes', 413)
+        raw = b''.join(parts)
+        from semantic_kv.serve.proxy import parse_body
+        try: body = parse_body(raw)
+        except InputError as e: return bad(f'invalid JSON body: {e}')
+        if not isinstance(body, dict): return bad('invalid JSON body: expected a JSON object')
+        hdrs = {k.decode('latin-1').lower(): _text(v) for k, v in request.headers.raw}
+        try: rreq = from_body(body, self.block_size, self.tokenizer, self.policy.needs_keys, hdrs)
+        except Exception as e: return bad(f'invalid request: {type(e).__name__}: {str(e)[:200]}')
+        rid = hdrs.get('x-request-id') or body.get('request_id') or uuid.uuid4().hex
+        rreq.request_id = rid = str(rid)[:200]
+        stream = body.get('stream') is True
+        headers = [(k, v) for k, v in request.headers.raw if k.decode('latin-1').lower() not in _HOP]   # the client's bytes, as sent
         tried = set()
         while True:
             td = time.perf_counter()
@@ -217,19 +280,26 @@ class RouterApp:
                 resp = await self.client.send(self.client.build_request('POST', url + request.url.path, content=raw, headers=headers), stream=True)
             except Exception as e:                     # connection refused, reset, protocol error, ...: nothing was sent back
                 self._done(rreq, i, rec, f'connect_error: {type(e).__name__}', t0)
-                self._set_up(i, False); tried.add(i)
+                if not _replica_error(e): return JSONResponse(_err(f'request could not be sent: {type(e).__name__}', 400, 'invalid_request_error'), status_code=400)
+                if _replica_down_error(e): self._set_up(i, False)
+                else: self._suspect(i)
+                tried.add(i)
                 if len(tried) >= min(self.max_attempts, len(self.urls)):
                     return JSONResponse(_err(f'all replicas failed: {type(e).__name__}', 502, 'upstream_error'), status_code=502)
                 self.m_retry.inc(); continue
-            rh = {k: v for k, v in resp.headers.items() if k.lower() not in _HOP and k.lower() != 'content-encoding'}
-            rh['x-semantickv-replica'] = url
+            from semantic_kv.serve.proxy import upstream_headers
+            rh = [(k, v) for k, v in upstream_headers(resp.headers.raw) if k.decode() not in _HOP] + [(b'x-semantickv-replica', url.encode())]
+            ctype = next((v for k, v in resp.headers.raw if k.lower() == b'content-type' and not _BAD.search(v)), None)
+            if ctype: rh.append((b'content-type', ctype))
+            status = resp.status_code if 200 <= resp.status_code <= 599 else 502
             if not stream:
                 try: content = await resp.aread()
                 except Exception as e:                 # the replica died before its answer was complete
                     try: await resp.aclose()
                     except Exception: pass
                     self._done(rreq, i, rec, f'read_error: {type(e).__name__}', t0)
-                    self._set_up(i, False); tried.add(i)
+                    if not _replica_error(e): return JSONResponse(_err(f'router error: {type(e).__name__}', 500), status_code=500)
+                    self._suspect(i); tried.add(i)
                     if len(tried) >= min(self.max_attempts, len(self.urls)):
                         return JSONResponse(_err(f'all replicas failed: {type(e).__name__}', 502, 'upstream_error'), status_code=502)
                     self.m_retry.inc(); continue
@@ -238,8 +308,12 @@ class RouterApp:
                     try: rec['cached_tokens'] = ((json.loads(content).get('usage') or {}).get('prompt_tokens_details') or {}).get('cached_tokens')
                     except ValueError: pass
                 self._done(rreq, i, rec, str(resp.status_code), t0)
-                return Response(content, resp.status_code, headers=rh)
-            return StreamingResponse(self._relay(resp, rreq, i, rec, t0), resp.status_code, headers=rh)
+                if status != resp.status_code: return JSONResponse(_err(f'replica sent an invalid status {resp.status_code}', 502, 'upstream_error'), status_code=502)
+                return _with_raw(Response(content, status), rh)
+            if status != resp.status_code:
+                await resp.aclose(); self._done(rreq, i, rec, str(resp.status_code), t0)
+                return JSONResponse(_err(f'replica sent an invalid status {resp.status_code}', 502, 'upstream_error'), status_code=502)
+            return _with_raw(StreamingResponse(self._relay(resp, rreq, i, rec, t0), status), rh)
 
     async def _relay(self, resp, rreq, i, rec, t0):
         "Forward a stream chunk by chunk; an upstream failure ends it with an OpenAI-shaped error event"
@@ -248,7 +322,7 @@ class RouterApp:
             async for chunk in resp.aiter_raw(): yield chunk
         except Exception as e:
             outcome = f'stream_error: {type(e).__name__}'
-            self._set_up(i, False)
+            if _replica_error(e): self._suspect(i)
             yield ('\n\ndata: ' + json.dumps(_err(f'upstream replica failed mid-stream ({type(e).__name__})', 502, 'upstream_error')) + '\n\ndata: [DONE]\n\n').encode()
         finally:
             await resp.aclose()
@@ -422,13 +496,28 @@ def demo(workload:str='shared_system_prompt_high_reuse', # bundled workload
 def cmd_router(a):
     "Run the router (or the in-process demo)"
     if a.demo:
+        check_number(a.n_replicas, '--n-replicas', integer=True, lo=1, hi=1000); check_number(a.requests, '--requests', integer=True, lo=1, hi=1_000_000)
         print(demo(a.workload, a.n_replicas, a.requests)); return 0
-    reps = [u.strip() for u in (a.replicas or os.environ.get('SEMANTICKV_REPLICAS', '')).split(',') if u.strip()]
-    if not reps: raise InputError('replicas: give --replicas URL,URL,... or set SEMANTICKV_REPLICAS')
+    reps = a.replicas or os.environ.get('SEMANTICKV_REPLICAS', '')
+    if not reps.strip(): raise InputError('replicas: give --replicas URL,URL,... or set SEMANTICKV_REPLICAS')
+    reps = check_replicas(reps, '--replicas' if a.replicas else 'SEMANTICKV_REPLICAS')
     policy = a.policy or os.environ.get('SEMANTICKV_ROUTING_POLICY', 'round_robin')
+    check_number(a.port, '--port', integer=True, lo=1, hi=65535)
+    check_number(a.health_interval, '--health-interval', lo=0.01, hi=3600)
+    params = None
+    if a.policy_params is not None:
+        try: params = strict_loads(a.policy_params)
+        except InputError as e: raise InputError(f"--policy-params: {e.msg}") from None
+        if not isinstance(params, dict): raise InputError(f"--policy-params: expected a JSON object, got {type(params).__name__}")
+    from semantic_kv.inputs import check_output_root
+    log_dir = check_output_root(a.log_dir, '--log-dir')
+    try: log_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise InputError(f"--log-dir: cannot create it ({e.strerror})", str(log_dir)) from None
     import uvicorn
-    app = RouterApp(reps, policy, json.loads(a.policy_params) if a.policy_params else None,
-                    log_path=Path(a.log_dir)/default_log_path().name, health_interval_s=a.health_interval)
+    try: app = RouterApp(reps, policy, params, log_path=log_dir/default_log_path().name, health_interval_s=a.health_interval)
+    except InputError as e:
+        msg = str(e)
+        raise InputError('--policy-params' + msg[len('policy_params'):] if msg.startswith('policy_params') else msg) from None
     print(f'semantic-kv router: {policy} over {len(reps)} replicas on http://{a.host}:{a.port}; decisions -> {app.log.path}', flush=True)
     uvicorn.run(app, host=a.host, port=a.port, log_level='warning')
     return 0
