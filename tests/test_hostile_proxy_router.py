@@ -184,7 +184,10 @@ PROXY_CASES = [
     ('wrong-method', ('GET', C, {}), 405, False, None),
     ('nonascii-header', ('POST', C, {**_chat(), 'headers': {'x-note': b'caf\xe9'}}), 200, True, 'completed'),
     ('emoji-session', ('POST', C, {**_chat(), 'headers': {'x-session-id': 'sess-🙂'.encode()}}), 200, True, 'completed'),
-    ('numeric-request-id', ('POST', C, _chat(request_id=123, user=5)), 200, True, 'completed'),
+    # the engine refuses a numeric `request_id` and a non-string `user` as vLLM does (400 naming the param); the proxy
+    # relays the 400 and still writes one record the reader accepts
+    ('numeric-request-id', ('POST', C, _chat(request_id=123)), 400, True, 'upstream_error'),
+    ('user-not-a-string', ('POST', C, _chat(user=5)), 400, True, 'upstream_error'),
     ('stream-options-not-object', ('POST', C, _chat(stream=True, stream_options='yes')), None, True, None),
     ('client-disconnects-mid-stream', ('POST', C, {**_chat(stream=True, max_tokens=2000), 'disconnect': True}), 200, True, 'client_disconnected'),
 ]
@@ -255,7 +258,7 @@ ROUTER_CASES = [
     ('nonascii-header', ('POST', C, {**_chat(), 'headers': {'x-note': b'caf\xe9'}}), 200),
     ('emoji-session', ('POST', C, {**_chat(), 'headers': {'x-session-id': 'sess-🙂'.encode()}}), 200),
     ('latin1-session', ('POST', C, {**_chat(), 'headers': {'x-session-id': b'caf\xe9', 'x-request-id': b'\xff\xfe'}}), 200),
-    ('numeric-request-id', ('POST', C, _chat(request_id=123)), 200),
+    ('numeric-request-id', ('POST', C, _chat(request_id=123)), 400),   # the replica's 400 relayed; no replica marked down
     ('deep-1000', ('POST', C, _raw(DEEP)), 400),
     ('huge-int', ('POST', C, _raw(b'{"model": "m", "messages": [], "max_tokens": ' + b'9' * 60 + b'}')), 400),
     ('nan', ('POST', C, _raw(b'{"model": "m", "messages": [], "temperature": NaN}')), 400),

@@ -8,11 +8,12 @@ from typing import Optional
 from urllib.parse import unquote, quote
 from ..models import InputError
 from ..inputs import check_number, loads as strict_loads
+from .boundary import parse_json as parse_body, _fast_loads as _loads   # one JSON boundary for every server
 from .core import TraceWriter, ProcessTraceWriter, observed_fields, log
 
 # %% auto #0
 __all__ = ['check_base_url', 'ProxyConfig', 'SSESplitter', 'has_content', 'event_usage', 'encoded_separator', 'openai_error',
-           'relay_path', 'upstream_headers', 'Proxy', 'parse_body', 'app_from_env']
+           'relay_path', 'upstream_headers', 'Proxy', 'app_from_env']
 
 # %% ../../nbs/serve/32_proxy.ipynb #32proxy006
 _TRUE, _FALSE = ('1', 'true', 'yes', 'on'), ('0', 'false', 'no', 'off')
@@ -399,26 +400,11 @@ class Proxy:
 _ID = re.compile(rb'"id"\s*:\s*"([^"]{1,200})"')
 try:
     import orjson
-    _loads = orjson.loads
     def _dumps(o)->bytes:
         try: return orjson.dumps(o)
         except TypeError: return json.dumps(o, ensure_ascii=False).encode()   # integers beyond 64 bits
 except ImportError:   # pragma: no cover
-    _loads, _dumps = json.loads, lambda o: json.dumps(o, ensure_ascii=False).encode()
-
-def parse_body(raw:bytes)->object:
-    "A request body parsed with the limits every server applies (`semantic_kv.inputs.loads`: same result, same errors), at orjson's speed when it can"
-    from semantic_kv import inputs
-    try: o = _loads(raw)
-    except ValueError: return strict_loads(raw)          # strict_loads gives the verdict and the message
-    stack = [(o, 0)]
-    while stack:                                         # anything strict_loads might see differently: let it decide
-        v, d = stack.pop()
-        if isinstance(v, (dict, list)):
-            if d >= inputs.MAX_JSON_DEPTH: return strict_loads(raw)
-            stack.extend((x, d + 1) for x in (v.values() if isinstance(v, dict) else v))
-        elif isinstance(v, float) and abs(v) >= 2**63: return strict_loads(raw)   # orjson reads integers beyond 64 bits as floats
-    return o
+    _dumps = lambda o: json.dumps(o, ensure_ascii=False).encode()
 
 def app_from_env()->Proxy:
     "The proxy configured by `SEMANTICKV_*` environment variables (for `uvicorn semantic_kv.serve.proxy:app_from_env --factory`)"

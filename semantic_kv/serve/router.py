@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Optional
 from ..models import InputError
 from ..inputs import check_number, loads as strict_loads
+from .boundary import parse_json
 from ..routing import make_policy, from_body, ReplicaState, NoReplicaError, ROUTING_POLICIES
 
 # %% auto #0
@@ -253,8 +254,7 @@ class RouterApp:
             n += len(chunk); parts.append(chunk)
             if n > self.max_body_bytes: return bad(f'request body over {self.max_body_bytes} bytes', 413)
         raw = b''.join(parts)
-        from semantic_kv.serve.proxy import parse_body
-        try: body = parse_body(raw)
+        try: body = parse_json(raw)
         except InputError as e: return bad(f'invalid JSON body: {e}')
         if not isinstance(body, dict): return bad('invalid JSON body: expected a JSON object')
         hdrs = {k.decode('latin-1').lower(): _text(v) for k, v in request.headers.raw}
