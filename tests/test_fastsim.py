@@ -1,10 +1,10 @@
 """The compiled core (`semantic_kv.fastsim`) returns exactly what the pure-Python reference loop returns.
 
 Scope: every compiled policy (fifo, lru, lfu, slru, size_aware_lru, gdsf, static_semantic, belady, the learned
-adaptive_semantic and adaptive_structural, the choosing sieve and s3fifo), generated prefix traces in block mode (equal
+adaptive_semantic and adaptive_structural, the choosing sieve, s3fifo, arc and wtinylfu), generated prefix traces in block mode (equal
 units) and segment mode (units of 1..64 tokens, charged by size), capacities from zero to the whole footprint; compared:
 the summary (hits, hit tokens, evictions, rejected, regret, TTFT estimates, utilization), every per-request row, every
-per-type row, the timeline and the weights table (the learned weights, sampled over the trace). Policy parameters that
+per-type row, the timeline and the weights table (the learned weights and ARC's target p, sampled over the trace). Policy parameters that
 change the learning (a short half-life that renormalizes the evidence, no bypass, other strengths and thresholds). Plus the Mooncake conversation trace, every
 compiled policy at 1% and 5% of its unique blocks, when it is present (skipped with a message otherwise), and streaming replay in chunks against the
 reference loop.
@@ -16,7 +16,7 @@ from semantic_kv.blocks import MOONCAKE_URL, find_mooncake, read_mooncake
 from semantic_kv.fastsim import COMPILED_POLICIES, requests_to_chunks, stream_replay
 from semantic_kv.policies import SLRU, StaticSemantic, AdaptiveSemantic
 from semantic_kv.labelfree import AdaptiveStructural
-from semantic_kv.modern import S3FIFO, Sieve
+from semantic_kv.modern import ARC, S3FIFO, Sieve, WTinyLFU
 from semantic_kv.sim import simulate, compile_trace
 
 POLS = sorted(c.name for c in COMPILED_POLICIES)
@@ -52,11 +52,13 @@ def test_policy_parameters_and_subclasses():
         same(tr, AdaptiveStructural(half_life=3.0), cap)
         same(tr, AdaptiveStructural(bypass=False, strength=0.5), cap)
         same(tr, S3FIFO(small=0.3, ghost=0.2, threshold=1), cap)
+        same(tr, WTinyLFU(window=0.2, protected=0.5, width_factor=1), cap)   # a larger window, a small sketch halved often
     class Mine(SLRU): pass   # no compiled form: the reference loop runs
     assert simulate(tr, Mine(), capacity_tokens=320).summary == simulate(tr, 'slru', capacity_tokens=320, compiled=False).summary
 
 
-@pytest.mark.parametrize('policy', ['lru', 'gdsf', 'slru', 'size_aware_lru', 'adaptive_semantic', 'adaptive_structural', 'sieve', 's3fifo'])
+@pytest.mark.parametrize('policy', ['lru', 'gdsf', 'slru', 'size_aware_lru', 'adaptive_semantic', 'adaptive_structural', 'sieve', 's3fifo',
+                                    'arc', 'wtinylfu'])
 def test_stream_replay_equals_reference(policy):
     for mode in ('block', 'segment'):
         tr = random_prefix_trace(11, n_requests=300, mode=mode)
@@ -90,6 +92,13 @@ def test_stream_sweep_one_pass_and_job():
     a = run_jobs(jobs, 'serial', progress=False, fn=run_stream_job)
     b = stream_sweep(__import__('semantic_kv.fastsim', fromlist=['x']).generated_chunks(20_000, seed=1), runs)
     assert [x['block_hits'] for x in a] == [x['block_hits'] for x in b]
+
+
+def test_arc_target_moves():
+    "ARC's target p, sampled over the trace, moves (ghost hits in B1 and B2) and equals the reference's at every sample"
+    tr = random_prefix_trace(3, n_requests=300, max_new=6)
+    w = same(tr, ARC(), 320).weights.weight
+    assert w.nunique() > 2 and w.min() >= 0 and w.max() <= 1
 
 
 @pytest.mark.parametrize('policy', ['sieve', 's3fifo'])
