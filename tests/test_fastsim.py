@@ -1,10 +1,10 @@
 """The compiled core (`semantic_kv.fastsim`) returns exactly what the pure-Python reference loop returns.
 
 Scope: every compiled policy (fifo, lru, lfu, slru, size_aware_lru, gdsf, static_semantic, belady, the learned
-adaptive_semantic and adaptive_structural, the choosing sieve, s3fifo, arc and wtinylfu), generated prefix traces in block mode (equal
+adaptive_semantic and adaptive_structural, the choosing sieve, s3fifo, arc, wtinylfu and lecar), generated prefix traces in block mode (equal
 units) and segment mode (units of 1..64 tokens, charged by size), capacities from zero to the whole footprint; compared:
 the summary (hits, hit tokens, evictions, rejected, regret, TTFT estimates, utilization), every per-request row, every
-per-type row, the timeline and the weights table (the learned weights and ARC's target p, sampled over the trace). Policy parameters that
+per-type row, the timeline and the weights table (the learned weights, ARC's target p and LeCaR's expert weights, sampled over the trace). Policy parameters that
 change the learning (a short half-life that renormalizes the evidence, no bypass, other strengths and thresholds). Plus the Mooncake conversation trace, every
 compiled policy at 1% and 5% of its unique blocks, when it is present (skipped with a message otherwise), and streaming replay in chunks against the
 reference loop.
@@ -16,7 +16,7 @@ from semantic_kv.blocks import MOONCAKE_URL, find_mooncake, read_mooncake
 from semantic_kv.fastsim import COMPILED_POLICIES, requests_to_chunks, stream_replay
 from semantic_kv.policies import SLRU, StaticSemantic, AdaptiveSemantic
 from semantic_kv.labelfree import AdaptiveStructural
-from semantic_kv.modern import ARC, S3FIFO, Sieve, WTinyLFU
+from semantic_kv.modern import ARC, LeCaR, S3FIFO, Sieve, WTinyLFU
 from semantic_kv.sim import simulate, compile_trace
 
 POLS = sorted(c.name for c in COMPILED_POLICIES)
@@ -53,12 +53,13 @@ def test_policy_parameters_and_subclasses():
         same(tr, AdaptiveStructural(bypass=False, strength=0.5), cap)
         same(tr, S3FIFO(small=0.3, ghost=0.2, threshold=1), cap)
         same(tr, WTinyLFU(window=0.2, protected=0.5, width_factor=1), cap)   # a larger window, a small sketch halved often
+        same(tr, LeCaR(learning_rate=0.9, discount=0.5, seed=3), cap)         # another seed: the same draws as `random.Random(3)`
     class Mine(SLRU): pass   # no compiled form: the reference loop runs
     assert simulate(tr, Mine(), capacity_tokens=320).summary == simulate(tr, 'slru', capacity_tokens=320, compiled=False).summary
 
 
 @pytest.mark.parametrize('policy', ['lru', 'gdsf', 'slru', 'size_aware_lru', 'adaptive_semantic', 'adaptive_structural', 'sieve', 's3fifo',
-                                    'arc', 'wtinylfu'])
+                                    'arc', 'wtinylfu', 'lecar'])
 def test_stream_replay_equals_reference(policy):
     for mode in ('block', 'segment'):
         tr = random_prefix_trace(11, n_requests=300, mode=mode)
@@ -99,6 +100,13 @@ def test_arc_target_moves():
     tr = random_prefix_trace(3, n_requests=300, max_new=6)
     w = same(tr, ARC(), 320).weights.weight
     assert w.nunique() > 2 and w.min() >= 0 and w.max() <= 1
+
+
+def test_list_heaps_long_trace():
+    "A longer trace: the candidate heaps drop stale entries many times and LeCaR's heaps grow past their first size"
+    tr = random_prefix_trace(21, n_requests=1500, max_new=8, p_root=0.3)
+    for p in ('arc', 'wtinylfu', 'lecar'):
+        for cap in (160, 1600): same(tr, p, cap)
 
 
 @pytest.mark.parametrize('policy', ['sieve', 's3fifo'])
