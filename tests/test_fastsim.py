@@ -109,6 +109,17 @@ def test_list_heaps_long_trace():
         for cap in (160, 1600): same(tr, p, cap)
 
 
+@pytest.mark.parametrize('cls', [ARC, WTinyLFU, LeCaR])
+def test_unforced_evictions_counted_alike(cls):
+    "Victims the policy did not choose (the fallback order) are counted as the reference counts them"
+    for seed in range(3):
+        tr = random_prefix_trace(seed, n_requests=150, max_new=8, p_root=0.2)
+        for cap in (2, 7, 30):
+            a, b = cls(), cls()
+            simulate(tr, a, capacity_tokens=cap*tr.block_size); simulate(tr, b, capacity_tokens=cap*tr.block_size, compiled=False)
+            assert a.unforced == b.unforced
+
+
 @pytest.mark.parametrize('policy', ['sieve', 's3fifo'])
 def test_choosing_policies_choose_every_victim(policy):
     "The compiled loop evicts only victims the policy chose (the reference's `unforced == 0`), and reports the count"
