@@ -109,6 +109,24 @@ def test_list_heaps_long_trace():
         for cap in (160, 1600): same(tr, p, cap)
 
 
+def test_lecar_heaps_grow():
+    "LeCaR's LFU heap outgrows the units (stale entries wait while the LRU expert evicts): its rows grow, results stay equal"
+    import numpy as np
+    from semantic_kv.blocks import BlockRequest, BlockTrace
+    from semantic_kv.fastsim import FastState, P_LECAR, generated_chunks, _flat
+    reqs = []
+    for keys, off, sizes, types, prompt in generated_chunks(60_000, seed=0, active=50, n_sys=10, sys_blocks=8, max_len=60):
+        for i in range(len(off) - 1):
+            a, b = int(off[i]), int(off[i+1])
+            reqs.append(BlockRequest(keys[a:b].tolist(), [16]*(b - a), [0]*(b - a), int(prompt[i]), float(len(reqs))))
+    tr = BlockTrace(reqs, 16, 'block', 'prefix', 'generated'); C = compile_trace(tr); cap = int(0.2*C.n_nodes)*16
+    st = FastState(P_LECAR, LeCaR(learning_rate=0.05), cap, 16, 'block', None, C.n_nodes)
+    st.add_units(*(np.asarray(x) for x in (C.parent, C.size, C.typ, C.depth, C.pos)))
+    w0 = st.qd.shape[1]; st.run(*_flat(C))
+    assert st.qd.shape[1] > w0
+    same(tr, LeCaR(learning_rate=0.05), cap)
+
+
 @pytest.mark.parametrize('cls', [ARC, WTinyLFU, LeCaR])
 def test_unforced_evictions_counted_alike(cls):
     "Victims the policy did not choose (the fallback order) are counted as the reference counts them"
