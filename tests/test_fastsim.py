@@ -1,10 +1,10 @@
 """The compiled core (`semantic_kv.fastsim`) returns exactly what the pure-Python reference loop returns.
 
 Scope: every compiled policy (fifo, lru, lfu, slru, size_aware_lru, gdsf, static_semantic, belady, the learned
-adaptive_semantic and adaptive_structural, the choosing sieve and s3fifo), generated prefix traces in block mode (equal
+adaptive_semantic and adaptive_structural, the choosing sieve, s3fifo, arc, wtinylfu and lecar), generated prefix traces in block mode (equal
 units) and segment mode (units of 1..64 tokens, charged by size), capacities from zero to the whole footprint; compared:
 the summary (hits, hit tokens, evictions, rejected, regret, TTFT estimates, utilization), every per-request row, every
-per-type row, the timeline and the weights table (the learned weights, sampled over the trace). Policy parameters that
+per-type row, the timeline and the weights table (the learned weights, ARC's target p and LeCaR's expert weights, sampled over the trace). Policy parameters that
 change the learning (a short half-life that renormalizes the evidence, no bypass, other strengths and thresholds). Plus the Mooncake conversation trace, every
 compiled policy at 1% and 5% of its unique blocks, when it is present (skipped with a message otherwise), and streaming replay in chunks against the
 reference loop.
@@ -16,7 +16,7 @@ from semantic_kv.blocks import MOONCAKE_URL, find_mooncake, read_mooncake
 from semantic_kv.fastsim import COMPILED_POLICIES, requests_to_chunks, stream_replay
 from semantic_kv.policies import SLRU, StaticSemantic, AdaptiveSemantic
 from semantic_kv.labelfree import AdaptiveStructural
-from semantic_kv.modern import S3FIFO, Sieve
+from semantic_kv.modern import ARC, LeCaR, S3FIFO, Sieve, WTinyLFU
 from semantic_kv.sim import simulate, compile_trace
 
 POLS = sorted(c.name for c in COMPILED_POLICIES)
@@ -52,11 +52,14 @@ def test_policy_parameters_and_subclasses():
         same(tr, AdaptiveStructural(half_life=3.0), cap)
         same(tr, AdaptiveStructural(bypass=False, strength=0.5), cap)
         same(tr, S3FIFO(small=0.3, ghost=0.2, threshold=1), cap)
+        same(tr, WTinyLFU(window=0.2, protected=0.5, width_factor=1), cap)   # a larger window, a small sketch halved often
+        same(tr, LeCaR(learning_rate=0.9, discount=0.5, seed=3), cap)         # another seed: the same draws as `random.Random(3)`
     class Mine(SLRU): pass   # no compiled form: the reference loop runs
     assert simulate(tr, Mine(), capacity_tokens=320).summary == simulate(tr, 'slru', capacity_tokens=320, compiled=False).summary
 
 
-@pytest.mark.parametrize('policy', ['lru', 'gdsf', 'slru', 'size_aware_lru', 'adaptive_semantic', 'adaptive_structural', 'sieve', 's3fifo'])
+@pytest.mark.parametrize('policy', ['lru', 'gdsf', 'slru', 'size_aware_lru', 'adaptive_semantic', 'adaptive_structural', 'sieve', 's3fifo',
+                                    'arc', 'wtinylfu', 'lecar'])
 def test_stream_replay_equals_reference(policy):
     for mode in ('block', 'segment'):
         tr = random_prefix_trace(11, n_requests=300, mode=mode)
@@ -90,6 +93,49 @@ def test_stream_sweep_one_pass_and_job():
     a = run_jobs(jobs, 'serial', progress=False, fn=run_stream_job)
     b = stream_sweep(__import__('semantic_kv.fastsim', fromlist=['x']).generated_chunks(20_000, seed=1), runs)
     assert [x['block_hits'] for x in a] == [x['block_hits'] for x in b]
+
+
+def test_arc_target_moves():
+    "ARC's target p, sampled over the trace, moves (ghost hits in B1 and B2) and equals the reference's at every sample"
+    tr = random_prefix_trace(3, n_requests=300, max_new=6)
+    w = same(tr, ARC(), 320).weights.weight
+    assert w.nunique() > 2 and w.min() >= 0 and w.max() <= 1
+
+
+def test_list_heaps_long_trace():
+    "A longer trace: the candidate heaps drop stale entries many times and LeCaR's heaps grow past their first size"
+    tr = random_prefix_trace(21, n_requests=1500, max_new=8, p_root=0.3)
+    for p in ('arc', 'wtinylfu', 'lecar'):
+        for cap in (160, 1600): same(tr, p, cap)
+
+
+def test_lecar_heaps_grow():
+    "LeCaR's LFU heap outgrows the units (stale entries wait while the LRU expert evicts): its rows grow, results stay equal"
+    import numpy as np
+    from semantic_kv.blocks import BlockRequest, BlockTrace
+    from semantic_kv.fastsim import FastState, P_LECAR, generated_chunks, _flat
+    reqs = []
+    for keys, off, sizes, types, prompt in generated_chunks(60_000, seed=0, active=50, n_sys=10, sys_blocks=8, max_len=60):
+        for i in range(len(off) - 1):
+            a, b = int(off[i]), int(off[i+1])
+            reqs.append(BlockRequest(keys[a:b].tolist(), [16]*(b - a), [0]*(b - a), int(prompt[i]), float(len(reqs))))
+    tr = BlockTrace(reqs, 16, 'block', 'prefix', 'generated'); C = compile_trace(tr); cap = int(0.2*C.n_nodes)*16
+    st = FastState(P_LECAR, LeCaR(learning_rate=0.05), cap, 16, 'block', None, C.n_nodes)
+    st.add_units(*(np.asarray(x) for x in (C.parent, C.size, C.typ, C.depth, C.pos)))
+    w0 = st.qd.shape[1]; st.run(*_flat(C))
+    assert st.qd.shape[1] > w0
+    same(tr, LeCaR(learning_rate=0.05), cap)
+
+
+@pytest.mark.parametrize('cls', [ARC, WTinyLFU, LeCaR])
+def test_unforced_evictions_counted_alike(cls):
+    "Victims the policy did not choose (the fallback order) are counted as the reference counts them"
+    for seed in range(3):
+        tr = random_prefix_trace(seed, n_requests=150, max_new=8, p_root=0.2)
+        for cap in (2, 7, 30):
+            a, b = cls(), cls()
+            simulate(tr, a, capacity_tokens=cap*tr.block_size); simulate(tr, b, capacity_tokens=cap*tr.block_size, compiled=False)
+            assert a.unforced == b.unforced
 
 
 @pytest.mark.parametrize('policy', ['sieve', 's3fifo'])
