@@ -8,8 +8,10 @@ Model. Every request of the real trace is summarised as one tuple: its number of
 is its shared prefix) and the reuse distance `d` of that prefix: how many requests earlier the last shared block was
 used. Each generated request draws one such tuple at random (with replacement), copies the first `min(k, len)`
 hash ids of the generated request `d` places before it (its prefix, so the output stays a prefix tree) and appends
-fresh ids for the rest. The input length distribution, the fraction of blocks that are new, the prefix-sharing
-lengths and their reuse distances are those of the real trace; correlations between successive requests are not.
+fresh ids for the rest (the first requests, with fewer than `d` before them, copy from the first one). The input
+length distribution, the prefix-sharing lengths and their reuse distances are drawn from the real trace;
+correlations between successive requests are not kept, and a prefix copied from a shorter request is cut to its
+length, so more blocks are new than in the real trace (the generator prints the unique blocks it wrote).
 
 Memory: the tuples of the source trace plus a ring of the last 16,384 generated requests (their hash ids);
 output is written chunk by chunk, never held. Deterministic: the same arguments give the same bytes.
@@ -67,7 +69,8 @@ def _gen(S, seed, first, ring, rlen, state, R, keys, off, meta):
         off[r] = j
         s = S[np.random.randint(0, S.shape[0])]
         nb, k, d, t = s[0], s[4], s[5], state[1]
-        if k > 0 and d <= t and d > 0:
+        d = min(d, t)   # the first requests copy from the oldest one there is
+        if k > 0 and d > 0:
             src = (t - d) % ring.shape[0]; k = min(k, rlen[src])
         else: k = 0
         slot = t % ring.shape[0]
