@@ -88,3 +88,13 @@ def test_memory_bounded_under_lru(tmp_path):
     held, kept = run(100_000), run(0)
     assert held['block_hits'] == kept['block_hits'] and held['units_forgotten'] > 0
     assert held['units_held'] < 300_000 < kept['unique_blocks']
+
+def test_sweep_job_reads_the_file(tmp_path):
+    "A sweep job (`fastsim.StreamJob`, run by processes or Ray) reads the trace file as a stream, not a pickled copy"
+    from semantic_kv.fastsim import StreamJob, run_stream_job
+    from semantic_kv.models import data_dir
+    p = data_dir()/'traces'/'example_mooncake.jsonl'
+    job = StreamJob('semantic_kv.stream:trace_chunks', dict(path=str(p), fmt='mooncake', block_size=16, chunk=16), [('lru', 16*50), ('gdsf', 16*50)], 16, 'x')
+    for r in run_stream_job(job):
+        s = stream_trace(p, 'mooncake', r['policy'], capacity_tokens=16*50, block_size=16)
+        assert (r['block_hits'], r['evictions'], r['tag']) == (s['block_hits'], s['evictions'], 'x')

@@ -17,8 +17,9 @@ Memory: the tuples of the source trace plus a ring of the last 16,384 generated 
 output is written chunk by chunk, never held. Deterministic: the same arguments give the same bytes.
 
 Source: `--source`, `$SEMANTIC_KV_MOONCAKE`, or the conversation trace where `semantic_kv.blocks.find_mooncake`
-looks (`data/traces/mooncake/`, `../shared/data/traces/mooncake/`). Without one, `--builtin` uses the quantiles
-below, measured on the FAST'25 conversation trace, drawn independently (their joint distribution is lost).
+looks (`data/traces/mooncake/`, `../shared/data/traces/mooncake/`). Without one (it says so on stderr), or with
+`--builtin`, it uses the quantiles below, measured on the FAST'25 conversation trace and drawn independently (their
+joint distribution is lost).
 """
 from __future__ import annotations
 import argparse, json, os, sys, time
