@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Optional, Union
 import numpy as np
 import pandas as pd
-import altair as alt
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 from .models import SegmentedRequest, InputError
 from .inputs import check_number
 from .latency import LatencyModel
+from .reports import alt   # imported on first use
 
 # %% auto #0
 __all__ = ['MIN_RECORDS', 'robust_fit', 'ols_fit', 'observations', 'Calibration', 'calibrate', 'synthetic_observations',

@@ -4,16 +4,21 @@
 
 # %% ../nbs/12_reports.ipynb #71e12dd7
 from __future__ import annotations
-import datetime, json, math, tempfile
+import datetime, importlib, json, math, tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Optional
-import altair as alt
 import numpy as np
 import pandas as pd
 
+class _Lazy:
+    "A module imported on first use: altair takes seconds to import, and commands that draw no chart never need it"
+    def __init__(self, name): self._name = name
+    def __getattr__(self, k): return getattr(importlib.import_module(self._name), k)
+alt = _Lazy('altair')
+
 # %% auto #0
-__all__ = ['POLICY_ORDER', 'new_run_dir', 'markdown_table', 'save_chart', 'bar_by_policy', 'evictions_by_type_chart',
+__all__ = ['alt', 'POLICY_ORDER', 'new_run_dir', 'markdown_table', 'save_chart', 'bar_by_policy', 'evictions_by_type_chart',
            'weights_chart', 'utilization_chart', 'sweep_points', 'capacity_sweep_chart', 'observed_vs_simulated_chart']
 
 # %% ../nbs/12_reports.ipynb #0c5bdaac

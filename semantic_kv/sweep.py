@@ -17,8 +17,8 @@ from .bounds import pfoo_l_upper_bound
 from .workloads.prefix_tree import prefix_tree_trace
 
 # %% auto #0
-__all__ = ['GENERATED_FAMILIES', 'TraceSpec', 'Job', 'footprint_tokens', 'resolve_capacity', 'run_job', 'run_jobs',
-           'generated_sweep']
+__all__ = ['GENERATED_FAMILIES', 'TraceSpec', 'Job', 'footprint_tokens', 'resolve_capacity', 'run_job', 'compiled_families',
+           'warm_compiled', 'run_jobs', 'generated_sweep']
 
 # %% ../nbs/09_sweep.ipynb #8c25444a
 @dataclass(frozen=True)
@@ -80,6 +80,22 @@ def _bar(total, progress, desc):
     from tqdm.auto import tqdm
     return tqdm(total=total, desc=desc, file=sys.stderr, leave=False)
 
+def compiled_families(policies)->dict:
+    "Policy names grouped by the family of the compiled loop that runs them (plain, learned, choosing); others left out"
+    from semantic_kv.fastsim import policy_code, LEARNED, CHOOSING
+    from semantic_kv.policies import make_policy
+    fams = {}
+    for p in dict.fromkeys(p for p in policies if isinstance(p, str)):
+        c = policy_code(make_policy(p))
+        if c is not None: fams.setdefault('learned' if c in LEARNED else 'choosing' if c in CHOOSING else 'plain', []).append(p)
+    return fams
+
+def warm_compiled(policies)->list:
+    "Compile the compiled loop of `policies` (or load it from the disk cache) by replaying a tiny generated trace"
+    tr = prefix_tree_trace(8, seed=0)
+    for p in policies: simulate(tr, p, capacity_blocks=2)
+    return list(policies)
+
 def run_jobs(jobs:list,               # `Job`s to run
              executor:str='process',  # 'serial', 'process' or 'ray'
              workers:Optional[int]=None, # process pool size (default: min(jobs, CPUs))
@@ -87,9 +103,11 @@ def run_jobs(jobs:list,               # `Job`s to run
              ray_address:Optional[str]=None, # Ray cluster address (default: start or join a local instance)
              warmup=None,             # called once before forking workers (e.g. load a tokenizer they then share)
              fn=None,                 # the job function (default `run_job`); any picklable module-level function of one job
+             precompile:bool=True,    # process pool and `run_job`: compile each family of the runs' policies once, side by side, first
             )->list:
     "Run jobs and return their results, flattened, in job order"
     if warmup is not None: warmup()
+    fams = compiled_families([r[0] for j in jobs for r in j.runs]) if precompile and fn is None else {}
     fn = fn or run_job
     if executor not in ('serial', 'process', 'ray'): raise InputError(f"executor: expected serial, process or ray, got {executor!r}")
     bar, res = _bar(len(jobs), progress, f'sweep ({executor})'), [None]*len(jobs)
@@ -99,6 +117,7 @@ def run_jobs(jobs:list,               # `Job`s to run
             if bar: bar.update()
     elif executor == 'process':
         with ProcessPoolExecutor(max_workers=min(len(jobs), workers or os.cpu_count() or 1)) as ex:
+            for f in [ex.submit(warm_compiled, ps) for ps in fams.values()]: f.result()   # then every worker loads them from disk
             futs = {ex.submit(fn, j): i for i, j in enumerate(jobs)}
             for f in as_completed(futs):
                 res[futs[f]] = f.result()

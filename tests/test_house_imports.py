@@ -124,3 +124,11 @@ def test_core_layers():
     for m in [m for m in G if m == 'semantic_kv.workloads' or m.startswith('semantic_kv.workloads.')]:
         assert not reach(m) & {'semantic_kv.sim', 'semantic_kv.cache', 'semantic_kv.policies', 'semantic_kv.sweep', 'semantic_kv.experiments'}, m
     assert not reach('semantic_kv.labelfree') & {'semantic_kv.sim', 'semantic_kv.workloads', 'semantic_kv.sweep'}
+
+
+def test_commands_import_light():
+    "The replay and run-all commands import no chart library, compiler or cluster runtime: each costs seconds, loaded on first use"
+    import subprocess, sys
+    code = ("import sys, semantic_kv.cli, semantic_kv.replay, semantic_kv.experiments, semantic_kv.traces\n"
+            "print(sorted(m for m in ('altair', 'numba', 'ray') if m in sys.modules))")
+    assert subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.strip() == '[]'
