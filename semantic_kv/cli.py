@@ -10,7 +10,7 @@ from .models import InputError, data_dir
 
 # %% auto #0
 __all__ = ['MAX_SEED', 'CLI_PLUGINS', 'cmd_segment', 'cmd_summarize', 'cmd_replay', 'cmd_trace_convert', 'cmd_trace_schema',
-           'cmd_run', 'cmd_run_all', 'parser', 'main']
+           'cmd_run', 'cmd_run_all', 'number_flag', 'parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #eb672abb
 def _csv(s): return [x.strip() for x in s.split(',') if x.strip()]
@@ -116,6 +116,19 @@ def cmd_run_all(a):
           f"in {time.time()-t0:.1f} s (TTFT values are estimates)")
     return 0
 
+# %% ../nbs/90_cli.ipynb #90cli0nf
+def number_flag(integer:bool=False, lo=None, hi=None, lo_open:bool=False):
+    "An argparse `type=` that checks the flag with `check_number`: a bad value is argparse's error naming the flag (exit 2)"
+    kind = 'an integer' if integer else 'a number'
+    from semantic_kv.inputs import check_number
+    def parse(s:str):
+        try: v = int(s) if integer else float(s)
+        except ValueError: raise argparse.ArgumentTypeError(f"{s!r:.40} is not {kind}") from None
+        try: return check_number(v, 'flag', integer, lo, hi, lo_open)
+        except InputError as e: raise argparse.ArgumentTypeError(e.msg.removeprefix('flag: ')) from None
+    parse.__name__ = 'integer' if integer else 'number'
+    return parse
+
 # %% ../nbs/90_cli.ipynb #716789a8
 # Modules that add their own subcommands: each has `register_cli(sub)` and keeps its heavy imports inside the
 # command functions, so `semantic-kv --help` stays fast.
@@ -123,7 +136,7 @@ CLI_PLUGINS = ('semantic_kv.serve.commands', 'semantic_kv.serve.router', 'semant
 
 def parser()->argparse.ArgumentParser:
     "The `semantic-kv` argument parser"
-    from semantic_kv.inputs import MAX_BLOCK_SIZE, MAX_CAPACITY, number_flag
+    from semantic_kv.inputs import MAX_BLOCK_SIZE, MAX_CAPACITY
     p = argparse.ArgumentParser(prog='semantic-kv', description='Simulate prefix/KV-cache eviction policies on LLM serving traffic. '
                                 'Simulated TTFT values are estimates, never measurements.')
     sub = p.add_subparsers(dest='cmd', metavar='COMMAND', required=True)

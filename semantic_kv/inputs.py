@@ -4,7 +4,7 @@
 
 # %% ../nbs/00b_inputs.ipynb #3c33e335
 from __future__ import annotations
-import argparse, datetime, json, math, numbers, os, shutil, stat, tempfile
+import datetime, json, math, numbers, os, shutil, stat, tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Union
 from .models import InputError
@@ -12,9 +12,8 @@ from .models import InputError
 # %% auto #0
 __all__ = ['JSON_WS', 'BOM', 'MAX_LINE_BYTES', 'MAX_JSON_DEPTH', 'MAX_INT_DIGITS', 'MAX_CAPACITY', 'MAX_BLOCK_SIZE', 'is_blank',
            'decode_utf8', 'file_kind', 'check_input_file', 'open_input', 'read_text', 'iter_lines', 'loads',
-           'load_json_file', 'check_number', 'parse_numbers', 'number_flag', 'check_name', 'check_output_root',
-           'check_output_file', 'temp_beside', 'publish', 'atomic_write', 'fresh_path', 'StagedDir', 'jsonable',
-           'dumps']
+           'load_json_file', 'check_number', 'parse_numbers', 'check_name', 'check_output_root', 'check_output_file',
+           'temp_beside', 'publish', 'atomic_write', 'fresh_path', 'StagedDir', 'jsonable', 'dumps']
 
 # %% ../nbs/00b_inputs.ipynb #ab5b71d8
 JSON_WS = ' \t\r\n'          # the whitespace JSON itself allows between tokens
@@ -213,16 +212,6 @@ def parse_numbers(s:str,              # comma-separated values, as typed on the 
     if not out: raise InputError(f"{field}: expected at least one value")
     return out
 
-def number_flag(integer:bool=False, lo=None, hi=None, lo_open:bool=False):
-    "An argparse `type=` that checks the flag with `check_number`: a bad value is argparse's error naming the flag (exit 2)"
-    kind = 'an integer' if integer else 'a number'
-    def parse(s:str):
-        try: v = int(s) if integer else float(s)
-        except ValueError: raise argparse.ArgumentTypeError(f"{s!r:.40} is not {kind}") from None
-        try: return check_number(v, 'flag', integer, lo, hi, lo_open)
-        except InputError as e: raise argparse.ArgumentTypeError(e.msg.removeprefix('flag: ')) from None
-    parse.__name__ = 'integer' if integer else 'number'
-    return parse
 
 # %% ../nbs/00b_inputs.ipynb #0a06684c
 def check_name(name:str,             # a report or experiment name that becomes a folder name

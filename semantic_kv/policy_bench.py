@@ -266,12 +266,11 @@ def tune(policy_cls,                  # a policy class
 # %% ../nbs/16_policy_bench.ipynb #df9ea2c1
 def register_cli(sub):
     "Add `bench-policies` to the `semantic-kv` command"
-    from semantic_kv.inputs import number_flag
     p = sub.add_parser('bench-policies', help='held-out policy benchmark: families x capacities x seeds')
     p.add_argument('--families', help='comma-separated families (default: all)')
     p.add_argument('--policies', help='comma-separated policies (default: the benchmark set)')
     p.add_argument('--seeds', default='1,2', help='held-out seeds (default 1,2)')
-    p.add_argument('--n-requests', type=number_flag(True, 1, 1_000_000), help='requests per generated trace (default: each family its own)')
+    p.add_argument('--n-requests', help='requests per generated trace (default: each family its own)')
     p.add_argument('--quick', action='store_true', help='small traces, one seed (about a minute)')
     p.add_argument('--no-libcachesim', action='store_true', help='skip the libCacheSim reference policies')
     p.add_argument('--executor', default='process', choices=['serial', 'process', 'ray'])
@@ -293,7 +292,12 @@ def cmd_bench_policies(a)->int:
     known = list(FAMILIES) + list(WORKLOADS) + ['mooncake_a', 'mooncake_b']
     for f in fams or []:
         if f not in known: raise InputError(f"--families: unknown family {f!r}; choose from {', '.join(known)}")   # before the run, not in it
-    n = a.n_requests or (300 if a.quick else None)
+    n = None
+    if a.n_requests is not None:
+        v = parse_numbers(a.n_requests, '--n-requests', integer=True, lo=1, hi=1_000_000)
+        if len(v) != 1: raise InputError(f"--n-requests: expected one value, got {len(v)}")
+        n = v[0]
+    n = n or (300 if a.quick else None)
     if a.quick: seeds = seeds[:1]
     if find_mooncake() is None: print(f"semantic-kv: Mooncake trace not found, running without it ({MOONCAKE_URL})", file=__import__('sys').stderr)
     df = run_bench(fams, pols, seeds=seeds, n_requests=n, libcachesim=not a.no_libcachesim, executor=a.executor, progress=True)
