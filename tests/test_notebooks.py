@@ -11,5 +11,11 @@ nbs = sorted(p for p in cfg.nbs_path.rglob('*.ipynb') if _visible(p))
 def test_notebook(nb, monkeypatch):
     monkeypatch.chdir(nb.parent)
     monkeypatch.setenv('IN_TEST', '1')
-    ok, secs = run_nb(nb, skip_flags=cfg.tst_flags.split(), basepath=cfg.config_path)
+    # Notebooks run in this one process: a notebook that defines and registers a policy class (06_policies, 06b, 06c)
+    # would leave its own class in the registry for every later notebook, where it has no compiled form (the compiled
+    # loop knows the library's classes). Each notebook starts from the library's registry.
+    from semantic_kv.policies import POLICIES
+    saved = dict(POLICIES.items())
+    try: ok, secs = run_nb(nb, skip_flags=cfg.tst_flags.split(), basepath=cfg.config_path)
+    finally: dict.clear(POLICIES); dict.update(POLICIES, saved)
     assert ok, f'{nb.name} failed (see traceback above)'
