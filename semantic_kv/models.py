@@ -11,9 +11,9 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 # %% auto #0
-__all__ = ['SEMANTIC_TYPES', 'TYPE_CODE', 'MAX_PROMPT_TOKENS', 'Role', 'SemanticType', 'content_hash', 'InputError', 'data_dir',
-           'ContentPart', 'FunctionCall', 'ToolCall', 'Message', 'FunctionDef', 'Tool', 'ChatRequest', 'describe_error',
-           'parse_request', 'Segment', 'SegmentedRequest']
+__all__ = ['SEMANTIC_TYPES', 'TYPE_CODE', 'MAX_PROMPT_TOKENS', 'OUTCOMES', 'Outcome', 'Role', 'SemanticType', 'content_hash',
+           'InputError', 'data_dir', 'ContentPart', 'FunctionCall', 'ToolCall', 'Message', 'FunctionDef', 'Tool',
+           'ChatRequest', 'describe_error', 'parse_request', 'Segment', 'SegmentedRequest']
 
 # %% ../nbs/00_models.ipynb #8d6541a3
 class SemanticType(str, Enum):
@@ -51,6 +51,8 @@ class InputError(ValueError):
         super().__init__(f"{where}: {msg}" if where else msg)
 
 MAX_PROMPT_TOKENS = 2_000_000   # no model's context holds more; a larger count is an error, not a workload
+OUTCOMES = ('completed', 'upstream_error', 'client_disconnected', 'timeout')   # how a served request ended
+Outcome = Literal['completed', 'upstream_error', 'client_disconnected', 'timeout']
 
 # %% ../nbs/00_models.ipynb #efcc3670
 def data_dir()->Path:
@@ -186,6 +188,7 @@ class SegmentedRequest(BaseModel):
     observed_total_latency_ms: Optional[float] = Field(default=None, ge=0)
     observed_prefill_tokens: Optional[int] = Field(default=None, ge=0)      # uncached prompt tokens reported
     observed_cached_tokens: Optional[int] = Field(default=None, ge=0)       # e.g. usage.prompt_tokens_details.cached_tokens
+    outcome: Optional[Outcome] = None                                        # how a served request ended (the proxy records it)
 
     @model_validator(mode='after')
     def _bounded(self):

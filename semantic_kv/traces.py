@@ -4,12 +4,12 @@
 
 # %% ../nbs/20_traces.ipynb #4ba30816
 from __future__ import annotations
-import csv, io, json, os, random, sys, tempfile, warnings
+import csv, io, json, os, random, re, sys, tempfile, warnings
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal, Optional
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from .models import SegmentedRequest, Segment, ChatRequest, InputError, MAX_PROMPT_TOKENS, content_hash, describe_error, parse_request
+from .models import SegmentedRequest, Segment, ChatRequest, InputError, MAX_PROMPT_TOKENS, OUTCOMES, content_hash, describe_error, parse_request
 from .inputs import (JSON_WS, check_input_file, check_output_file, check_number, is_blank, iter_lines, load_json_file, loads,
                                 open_input, publish, read_text, temp_beside)
 from .tokens import get_tokenizer
@@ -96,7 +96,9 @@ def parse_native(o:dict,                # one decoded record
                  strict:bool=True,      # JSON types checked (False for CSV, whose values are all text)
                 )->SegmentedRequest:
     "Validate one native record (a decoded JSON object)"
-    o = dict(o); v = o.pop('format_version', FORMAT_VERSION); o.pop('note', None)
+    o = dict(o); v = o.pop('format_version', FORMAT_VERSION); note = o.pop('note', None)
+    if 'outcome' not in o and isinstance(note, str) and (m := re.search(r'; outcome (\w+)$', note)) and m.group(1) in OUTCOMES:
+        o['outcome'] = m.group(1)   # traces written before `outcome` was a field kept it at the end of the note
     if v != FORMAT_VERSION: raise InputError(f"format_version: unknown version {v!r} (this SemanticKV reads {FORMAT_VERSION!r})", src, i)
     if 'hash_ids' in o: raise InputError("this looks like a Mooncake record: read it with --format mooncake", src, i)
     if 'messages' in o or 'request' in o: raise InputError("this looks like an OpenAI chat request: read it with --format openai", src, i)
@@ -394,7 +396,7 @@ def redact_request(r:SegmentedRequest, # a request (text, if any, is dropped)
     h = lambda v: None if v is None else content_hash(str(v), salt)
     segs = [Segment(semantic_type=s.semantic_type, rule=s.rule, token_count=s.token_count,
                     content_hash=content_hash(s.content_hash, salt), message_index=s.message_index) for s in r.segments]
-    return SegmentedRequest(**{k: getattr(r, k) for k in ('timestamp_ms',) + OBSERVED}, segments=segs,
+    return SegmentedRequest(**{k: getattr(r, k) for k in ('timestamp_ms', 'outcome') + OBSERVED}, segments=segs,
                             request_id=h(r.request_id), session_id=h(r.session_id), tenant_id=h(r.tenant_id),
                             cache_salt=h(r.cache_salt), model=h(r.model))
 

@@ -224,7 +224,7 @@ def test_stale_pooled_connection_is_retried_once_and_recorded_once(tmp_path, mod
     assert p.counts['retries'] == 2 and p.counts['upstream_errors'] == 0
     recs = records(p)
     assert len(recs) == 4 and [r['request_id'] for r in recs] == [g[1] for g in got] == ['cmpl-0-0', 'cmpl-1-0', 'cmpl-2-0', 'cmpl-3-0']
-    assert all(r['note'] == 'status 200; outcome completed' and r['output_tokens'] == 1 for r in recs), recs
+    assert all(r['note'] == 'status 200' and r['outcome'] == 'completed' and r['output_tokens'] == 1 for r in recs), recs
 
 def test_no_retry_when_the_upstream_received_the_request(tmp_path):
     "A new connection dropped with no response, or a response cut short: one attempt, a 502 (or a broken stream), one record"

@@ -6,14 +6,14 @@ import asyncio, itertools, json, logging, math, os, queue, re, socket, subproces
 from pathlib import Path
 from typing import Any, Callable, Optional
 from pydantic import ValidationError
-from ..models import SegmentedRequest, InputError, MAX_PROMPT_TOKENS, content_hash
+from ..models import SegmentedRequest, InputError, MAX_PROMPT_TOKENS, OUTCOMES, content_hash
 from ..segment import segment_request
 from ..traces import native_dict, redact_request, parse_native
 
 log = logging.getLogger('semantic_kv.trace')
 
 # %% auto #0
-__all__ = ['log', 'OUTCOMES', 'request_identity', 'chat_view', 'segment_body', 'observed_fields', 'make_record', 'record_outcome',
+__all__ = ['log', 'request_identity', 'chat_view', 'segment_body', 'observed_fields', 'make_record', 'record_outcome',
            'record_line', 'trace_path', 'TraceWriter', 'writer_process_main', 'ProcessTraceWriter', 'free_port',
            'wait_healthy', 'Server', 'ServerProcess']
 
@@ -67,27 +67,26 @@ def observed_fields(usage:Optional[dict], # the response's `usage`, if any (any 
             if pt is not None: d['observed_prefill_tokens'] = pt - cached
     return {k: v for k, v in d.items() if v is not None}
 
-OUTCOMES = ('completed', 'upstream_error', 'client_disconnected', 'timeout')
-
 def make_record(sr:SegmentedRequest, # from `segment_body`
                 obs:dict,            # from `observed_fields`
                 request_id:str|None=None, status:int|None=None, error:str|None=None,
                 redact:bool=True, salt:str|None=None,
                 outcome:str|None=None, # one of `OUTCOMES` (default: completed for a 2xx status, else upstream_error)
                )->dict:
-    "The native trace line (as a dict) of one served request; its `note` says the status and the outcome"
-    r = sr.model_copy(update=dict(obs, request_id=None if request_id is None else str(request_id)))
+    "The native trace line (as a dict) of one served request: `outcome` says how it ended, its `note` the status (and error)"
+    if outcome is None and status is not None: outcome = 'completed' if 200 <= status < 300 else 'upstream_error'
+    r = sr.model_copy(update=dict(obs, request_id=None if request_id is None else str(request_id), outcome=outcome))
     if redact:
         if salt: r = redact_request(r, salt)
         else:
             h = lambda v: None if v is None else content_hash(str(v))
             r = r.model_copy(update=dict(request_id=h(r.request_id), session_id=h(r.session_id), tenant_id=h(r.tenant_id), cache_salt=h(r.cache_salt)))
-    if outcome is None and status is not None: outcome = 'completed' if 200 <= status < 300 else 'upstream_error'
-    note = None if status is None else f"status {status}" + (f": {error}" if error else '') + (f"; outcome {outcome}" if outcome else '')
+    note = None if status is None else f"status {status}" + (f": {error}" if error else '')
     return native_dict(r, note)
 
 def record_outcome(rec:dict)->str|None:
-    "The outcome (one of `OUTCOMES`) a record's `note` gives, or None"
+    "A record's outcome (one of `OUTCOMES`): its `outcome` field, or (in traces written before that field) its `note`'s suffix; else None"
+    if rec.get('outcome') is not None: return rec['outcome']
     m = re.search(r'; outcome (\w+)$', rec.get('note') or '')
     return m and m.group(1)
 
