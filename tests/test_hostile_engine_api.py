@@ -144,6 +144,27 @@ def test_engine_large_body_does_not_stall_health():
         assert eng._proc_pool is not None
     assert eng._proc_pool is None   # the server's shutdown stopped the worker process
 
+def test_engine_large_parse_is_killed_when_the_client_leaves():
+    "A client that leaves while its large body is segmented in the worker process: the worker is killed at once, and the next large body gets a new one"
+    eng = Engine(num_blocks=64, time_scale=0, max_model_len=4096, max_body_bytes=16_000_000)
+    with Server(eng) as s:
+        port = int(s.url.rsplit(':', 1)[1])
+        text = ' '.join(f'w{i % 9973} x{i % 101}.' for i in range(800_000))   # about 10 MB: seconds of segmenting
+        big = json.dumps({'model': 'm', 'messages': [{'role': 'user', 'content': text}]}).encode()
+        c = socket.create_connection(('127.0.0.1', port))
+        c.sendall(b'POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n' % len(big) + big)
+        _wait(lambda: eng._large_pending == 1 and eng._proc_pool is not None and eng._proc_pool._processes)
+        pool = eng._proc_pool; procs = list(pool._processes.values())
+        _wait(lambda: any(w.future.running() for w in list(pool._pending_work_items.values())))   # its parse has started
+        c.close()
+        _wait(lambda: eng._large_pending == 0 and eng.cancelled == 1, timeout=5.0)
+        _wait(lambda: all(not p.is_alive() for p in procs), timeout=5.0)   # killed, not left to finish its parse
+        assert eng._proc_pool is None
+        r = httpx.post(s.url + CHAT, content=json.dumps({'model': 'm', 'messages': [{'role': 'user', 'content': 'word ' * 60_000}]}).encode(), timeout=60)
+        assert json_error(r, 400)['param'] == 'messages'   # parsed by a new worker (and too long for the context)
+        assert eng._proc_pool is not None and eng._proc_pool is not pool
+        assert httpx.post(s.url + CHAT, json={'model': 'm', 'messages': MSG, 'max_tokens': 1}).status_code == 200
+
 def test_engine_sheds_large_bodies_beyond_its_parse_queue(engine):
     "Large bodies wait for one worker process; beyond `max_large_pending` of them a 503 with Retry-After, not an unbounded queue"
     url, eng, normal = engine

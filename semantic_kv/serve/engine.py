@@ -2,7 +2,7 @@
 
 # %% ../../nbs/serve/31_engine.ipynb #31engin004
 from __future__ import annotations
-import asyncio, collections, json, math, random, time, uuid
+import asyncio, collections, json, math, random, time, uuid, weakref
 from concurrent.futures import ThreadPoolExecutor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Optional
@@ -121,6 +121,7 @@ class Engine:
         self._proc_pool = None   # a process for bodies over `offload_bytes`, created on first use
         self.offload_bytes = 256 * 1024
         self.max_large_pending, self._large_pending = 4, 0   # large bodies parsing or queued for the process; more get 503
+        self._killed = weakref.WeakSet()   # worker pools ended because their client left
         self.running = self.waiting = self.cancelled = 0
         self.log = collections.deque(maxlen=100_000)   # latest requests: request_id, prompt_tokens, cached_tokens (scheduling order)
         self.keep_log = True
@@ -200,6 +201,28 @@ class Engine:
             self._proc_pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('forkserver'))
         return self._proc_pool
 
+    def _kill_procs(self, pool):
+        "End `pool`'s worker process (the parse it runs is for a client that left); what was queued on it goes to a new one"
+        self._killed.add(pool)
+        if self._proc_pool is pool: self._proc_pool = None
+        for p in list((getattr(pool, '_processes', None) or {}).values()): p.terminate()
+
+    async def _parse_large(self, receive, args)->Optional[tuple]:
+        "`parse_request(*args)` in the worker process, or None if the client leaves first: its parse leaves the queue, or its worker is killed"
+        import semantic_kv.serve.engine as mod   # the module's function, not a notebook's copy: the worker unpickles it by name
+        out, cur = {}, {}
+        async def parse():
+            for retry in (False, True):
+                pool = cur['pool'] = self._procs(); cf = cur['cf'] = pool.submit(mod.parse_request, *args)
+                try: out['v'] = await asyncio.wrap_future(cf); return
+                except BrokenProcessPool:
+                    if self._proc_pool is pool: self._proc_pool = None
+                    if retry or pool not in self._killed:   # queued behind a killed parse: once more on a new worker
+                        raise RequestError(503, 'the request could not be parsed (its worker process ended); retry', type_='server_error') from None
+        if await unless_disconnected(receive, parse()): return out['v']
+        if 'cf' in cur and cur['cf'].running(): self._kill_procs(cur['pool'])
+        return None
+
     def _inject(self)->Optional[str]:
         c = self.cfg
         if c.failure_injection_rate and self.rng.random() < c.failure_injection_rate:
@@ -218,12 +241,10 @@ class Engine:
             if self._large_pending >= self.max_large_pending:
                 raise RequestError(503, f"{self._large_pending} large requests are being parsed; retry later", type_='server_error', headers=[(b'retry-after', b'1')])
             self._large_pending += 1
-            import semantic_kv.serve.engine as mod   # the module's function, not a notebook's copy: the worker unpickles it by name
-            try: body, max_tokens, sr = await loop.run_in_executor(self._procs(), mod.parse_request, *args)
-            except BrokenProcessPool:
-                self._proc_pool = None
-                raise RequestError(503, 'the request could not be parsed (its worker process ended); retry', type_='server_error') from None
+            try: got = await self._parse_large(receive, args)
             finally: self._large_pending -= 1
+            if got is None: self.cancelled += 1; self.metrics()['cancelled'].inc(); return   # the client left while it was parsed
+            body, max_tokens, sr = got
         fail = self._inject()
         if fail == 'rate_limit': return await _send(send, 429, _err(429, 'injected failure: rate limit', 'rate_limit_error', 'rate_limit_exceeded'))
         if fail == 'server_error': return await _send(send, 500, _err(500, 'injected failure: server error', 'server_error'))
