@@ -372,3 +372,23 @@ def test_zz_print_counts():
     "The per-server tally of the cases above (run last)"
     for server, c in COUNTS.items(): print(f'{server:>22}: ' + ', '.join(f'{k} {v}' for k, v in sorted(c.items())))
     assert all(c['crashes'] == 0 and c['hangs'] == 0 and c['silent accepts'] == 0 for c in COUNTS.values())
+
+# ---------------------------------------------------------------- logs: a cut stream is one warning line, never a traceback
+class _Records(__import__('logging').Handler):
+    def __init__(self): super().__init__(); self.records = []
+    def emit(self, r): self.records.append(r)
+
+def test_cut_streams_log_one_line_no_traceback(proxies, routers):
+    "An upstream that drops a stream mid-way: the proxy ends the client's stream as broken and the router with an error event; neither logs a traceback"
+    import logging
+    h = _Records(); lg = logging.getLogger('uvicorn.error'); lg.addHandler(h)
+    try:
+        s, p, st = proxies['proxy-odd']
+        assert _send(s.url, ('POST', C, _chat('cut-stream', stream=True)))[0] == 599
+        st['forwarded'] += 1; _wait_records(p, st['forwarded'])
+        assert _send(routers['router-odd'].url, ('POST', C, _chat('cut-stream', stream=True)))[0] == 200
+        time.sleep(0.3)
+    finally: lg.removeHandler(h)
+    assert not [r for r in h.records if r.exc_info or r.levelno >= logging.ERROR], [(r.levelname, r.getMessage()) for r in h.records]
+    cut = [r.getMessage() for r in h.records if 'stream ended early' in r.getMessage()]
+    assert len(cut) == 1 and '\n' not in cut[0] and 'upstream dropped the connection' in cut[0], [r.getMessage() for r in h.records]

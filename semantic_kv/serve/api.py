@@ -447,13 +447,16 @@ def cmd_api(a):
     try: import uvicorn
     except ImportError: raise InputError("the api needs the serve extra: pip install 'semantic-kv[serve]'") from None
     check_listen(a.host, a.port)
-    uvicorn.run('semantic_kv.serve.api:app', host=a.host, port=a.port, log_level='warning')
+    from semantic_kv.serve.boundary import run_server
+    run_server(make_app(), a.host, a.port, 'simulation API', access_log=not a.disable_access_log)
     return 0
 
 def register_cli(sub):
     "Add `semantic-kv api`"
     p = sub.add_parser('api', help='serve the simulation API (FastAPI): segment, simulate requests per session, replay traces',
+                       formatter_class=__import__('argparse').ArgumentDefaultsHelpFormatter,
                        description=cmd_api.__doc__)
-    p.add_argument('--host', default='127.0.0.1', help='interface to bind (default 127.0.0.1)')
-    p.add_argument('--port', type=int, default=8000, help='port (default 8000)')
+    p.add_argument('--host', default='127.0.0.1', help='interface to bind')
+    p.add_argument('--port', type=int, default=8000, help='port')
+    p.add_argument('--disable-uvicorn-access-log', '--disable-access-log', dest='disable_access_log', action='store_true', help="no access line per request (vLLM's flag)")
     p.set_defaults(fn=cmd_api)

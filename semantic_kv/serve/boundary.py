@@ -12,7 +12,8 @@ from ..inputs import loads, check_number, MAX_JSON_DEPTH, MAX_INT_DIGITS
 # %% auto #0
 __all__ = ['MAX_BODY_BYTES', 'MAX_MODEL_LEN', 'ERROR_TYPES', 'I64', 'SAMPLING', 'RequestError', 'error_body', 'send_json',
            'send_error', 'route', 'content_length', 'read_body', 'parse_json', 'parse_json_body', 'check_param',
-           'check_openai', 'check_context', 'watch_disconnect', 'unless_disconnected', 'check_listen', 'check_flag']
+           'check_openai', 'check_context', 'watch_disconnect', 'unless_disconnected', 'check_listen', 'check_flag',
+           'json_h11_protocol', 'quiet_stream_cuts', 'uvicorn_config', 'run_server', 'add_serving_flags']
 
 # %% ../../nbs/serve/29_boundary.ipynb #29bound006
 MAX_BODY_BYTES = 32 * 1024 * 1024   # default request body limit of the servers (the proxy's default too)
@@ -237,3 +238,71 @@ def check_listen(host:str, port,   # where the server will listen
 def check_flag(v, flag:str, integer:bool=False, lo=None, hi=None, lo_open:bool=False):
     "A command-line number that must be finite and in range (`inputs.check_number`, the flag named)"
     return check_number(v, flag, integer=integer, lo=lo, hi=hi, lo_open=lo_open)
+
+# %% ../../nbs/serve/29_boundary.ipynb #29bound024
+import logging
+_PROTOCOL = None
+
+def json_h11_protocol()->type:
+    "uvicorn's h11 protocol, whose own 400 (a request it cannot parse) and 500 (an app that did not answer) are JSON errors"
+    global _PROTOCOL
+    if _PROTOCOL is not None: return _PROTOCOL
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+    class JsonH11Protocol(H11Protocol):
+        def _send_json(self, status:int, msg:str, code:str|None):
+            body = error_body(status, msg, None, None, code)
+            hdrs = [(b'content-type', b'application/json'), (b'content-length', str(len(body)).encode()), (b'connection', b'close')]
+            try:
+                for ev in (h11.Response(status_code=status, headers=hdrs, reason={400: b'Bad Request', 500: b'Internal Server Error'}[status]),
+                           h11.Data(data=body), h11.EndOfMessage()): self.transport.write(self.conn.send(ev))
+            except h11.LocalProtocolError: pass   # a response was already under way: only closing is left
+            self.transport.close()
+        def send_400_response(self, msg:str): self._send_json(400, msg, 'invalid_http_request')
+        async def send_500_response(self): self._send_json(500, 'Internal Server Error', None)
+    _PROTOCOL = JsonH11Protocol
+    return _PROTOCOL
+
+_CUTS = (ConnectionAbortedError, ConnectionResetError, BrokenPipeError)
+
+def _cut(e)->bool:
+    "Whether `e` is a stream cut short (alone or as every leaf of an exception group)"
+    if isinstance(e, BaseExceptionGroup): return all(_cut(x) for x in e.exceptions)
+    return isinstance(e, _CUTS)
+
+class _QuietCuts(logging.Filter):
+    def filter(self, r:logging.LogRecord)->bool:
+        e = r.exc_info[1] if r.exc_info else None
+        if e is not None and _cut(e):
+            r.msg, r.args, r.exc_info, r.exc_text = f"stream ended early ({type(e).__name__}: {e})", (), None, None
+            r.levelno, r.levelname = logging.WARNING, 'WARNING'
+        return True
+
+def quiet_stream_cuts()->None:
+    "uvicorn's traceback for a stream cut short becomes a one-line warning (idempotent)"
+    lg = logging.getLogger('uvicorn.error')
+    if not any(isinstance(f, _QuietCuts) for f in lg.filters): lg.addFilter(_QuietCuts())
+
+def uvicorn_config(app, host:str='127.0.0.1', port:int=0,
+                   access_log:bool=False, # one line per request (uvicorn's access log)
+                   log_level:str|None=None, # default: 'info' with the access log, else 'warning'
+                   **kw):
+    "The `uvicorn.Config` every SemanticKV server runs with: JSON errors from the protocol, no server/date headers"
+    import uvicorn
+    quiet_stream_cuts()
+    return uvicorn.Config(app, host=host, port=port, http=json_h11_protocol(), log_level=log_level or ('info' if access_log else 'warning'),
+                          access_log=access_log, lifespan='on', proxy_headers=False, server_header=False, date_header=False, **kw)
+
+def run_server(app, host:str, port:int,
+               name:str,              # what is served, for the start-up line ("engine", "proxy -> http://...")
+               access_log:bool=True,  # an access line per request
+              )->None:
+    "Serve `app` until interrupted, after a start-up line naming the address"
+    import uvicorn
+    print(f"semantic-kv {name}: listening on http://{host}:{port}" + ('' if access_log else ' (access log off)'), flush=True)
+    uvicorn.Server(uvicorn_config(app, host, port, access_log)).run()
+
+def add_serving_flags(p)->None:
+    "`--host`, `--port` are the command's; this adds vLLM's `--disable-uvicorn-access-log`"
+    p.add_argument('--disable-uvicorn-access-log', '--disable-access-log', dest='disable_access_log', action='store_true',
+                   help='no access line per request (vLLM\'s flag)')

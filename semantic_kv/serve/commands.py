@@ -13,15 +13,24 @@ def _need_serve():
     try: import uvicorn, aiohttp, prometheus_client  # noqa: F401
     except ImportError as e: raise InputError(f"the serving commands need the [serve] extra: pip install \"semantic_kv[serve]\" ({e.name} is missing)") from None
 
-def _run(app, host:str, port:int):
-    import uvicorn
-    uvicorn.run(app, host=host, port=port, log_level='warning', access_log=False, lifespan='on', proxy_headers=False, server_header=False, date_header=False)
+def _run(app, a, name:str):
+    "Serve `app` on `a.host:a.port`: a start-up line, then an access line per request unless --disable-uvicorn-access-log"
+    from semantic_kv.serve.boundary import run_server
+    run_server(app, a.host, a.port, name, access_log=not a.disable_access_log)
+
+def _serving(s, port:int):
+    "The flags every server shares: where it listens, and its access log"
+    s.add_argument('--host', default='127.0.0.1', help='interface to listen on')
+    s.add_argument('--port', type=int, default=port, help='port to listen on')
+    s.add_argument('--disable-uvicorn-access-log', '--disable-access-log', dest='disable_access_log', action='store_true',
+                   help="no access line per request (vLLM's flag)")
 
 def cmd_engine(a):
     "Run the emulated prefix-caching engine (OpenAI-compatible; cached_tokens from SemanticKV's online prefix cache)"
     _need_serve()
     from semantic_kv.serve.engine import Engine, engine_from_flags
-    _run(Engine(engine_from_flags(a)), a.host, a.port)
+    cfg = engine_from_flags(a)
+    _run(Engine(cfg), a, f"engine ({cfg.served_model_name!r}, {cfg.num_blocks} blocks of {cfg.block_size} tokens, policy {cfg.policy})")
     return 0
 
 def _env_number(name:str, default:float)->float:
@@ -64,7 +73,7 @@ def cmd_proxy(a):
     if trace: _check_trace_dir(trace, '--trace-dir' if a.trace_dir else 'SEMANTICKV_TRACE_OUTPUT_DIR')
     cfg = ProxyConfig(up, trace, a.redact if a.redact is not None else _flag(e.get('SEMANTICKV_REDACT_TEXT'), True, 'SEMANTICKV_REDACT_TEXT'),
                       timeout, a.max_body_bytes, e.get('SEMANTICKV_REDACT_SALT') or None)
-    _run(Proxy(cfg), a.host, a.port)
+    _run(Proxy(cfg), a, f"proxy -> {cfg.upstream}" + (f", trace -> {trace}" if trace else ', no trace'))
     return 0
 
 def cmd_collect_mock(a):
@@ -81,14 +90,15 @@ def cmd_collect_mock(a):
 
 def register_cli(sub):
     "Add `engine`, `proxy` and `collect-mock` to the `semantic-kv` subcommands"
-    s = sub.add_parser('engine', help=cmd_engine.__doc__, description=cmd_engine.__doc__)
-    s.add_argument('--port', type=int, default=8000); s.add_argument('--host', default='127.0.0.1')
-    s.add_argument('--served-model-name', default='semantic-kv-emulated')
+    D = argparse.ArgumentDefaultsHelpFormatter
+    s = sub.add_parser('engine', help=cmd_engine.__doc__, description=cmd_engine.__doc__, formatter_class=D)
+    _serving(s, 8000)
+    s.add_argument('--served-model-name', default='semantic-kv-emulated', help='the model name the engine answers to (others: 404)')
     s.add_argument('--block-size', type=int, default=16, help='tokens per KV block')
     s.add_argument('--num-blocks', type=int, default=4096, help='cache capacity in blocks')
     s.add_argument('--policy', default='lru', help='eviction policy of the online prefix cache')
     s.add_argument('--max-num-seqs', '--max-running', dest='max_num_seqs', type=int, default=64, help='requests running at once; the rest queue')
-    s.add_argument('--tokenizer', default='cl100k_base')
+    s.add_argument('--tokenizer', default='cl100k_base', help='tokenizer name or tokenizer.json (counts prompt tokens)')
     s.add_argument('--base-ms', type=float, default=30.0, help='latency model: fixed TTFT part (ms)')
     s.add_argument('--ms-per-token', type=float, default=0.08, help='latency model: ms per uncached prompt token')
     s.add_argument('--attn-ms', type=float, default=0.0, help='latency model: attention term per uncached token per prompt token')
@@ -97,24 +107,24 @@ def register_cli(sub):
     s.add_argument('--max-tokens', type=int, default=16, help='tokens generated when the request does not say')
     s.add_argument('--max-model-len', type=int, default=32768, help='prompt + generated tokens of one request; beyond: 400')
     s.add_argument('--max-body-bytes', type=int, default=32*1024*1024, help='larger request bodies get 413')
-    s.add_argument('--seed', type=int, default=0)
+    s.add_argument('--seed', type=int, default=0, help='seed of the generated text and injected failures')
     s.add_argument('--failure-injection-rate', type=float, default=0.0, help='share of requests that fail (0..1)')
     s.add_argument('--failure-types', default='rate_limit,server_error,slow,drop', help='comma-separated: rate_limit, server_error, slow, drop')
     s.add_argument('--slow-ms', type=float, default=2000.0, help='extra delay of a "slow" failure')
     s.set_defaults(fn=cmd_engine)
-    s = sub.add_parser('proxy', help=cmd_proxy.__doc__, description=cmd_proxy.__doc__)
+    s = sub.add_parser('proxy', help=cmd_proxy.__doc__, description=cmd_proxy.__doc__, formatter_class=D)
     s.add_argument('--upstream', default=None, help='base URL of the OpenAI-compatible server (or SEMANTICKV_UPSTREAM_BASE_URL)')
-    s.add_argument('--port', type=int, default=8080); s.add_argument('--host', default='127.0.0.1')
+    _serving(s, 8080)
     s.add_argument('--trace-dir', default=None, help='directory (or .jsonl file) for the trace (or SEMANTICKV_TRACE_OUTPUT_DIR); none: no tracing')
     s.add_argument('--redact', action=argparse.BooleanOptionalAction, default=None, help='drop prompt text from the trace (default on; SEMANTICKV_REDACT_TEXT)')
     s.add_argument('--timeout', type=float, default=None, help='upstream timeout in seconds (SEMANTICKV_PROXY_TIMEOUT_SECONDS; default 600)')
     s.add_argument('--max-body-bytes', type=int, default=32*1024*1024, help='larger request bodies get 413')
     s.set_defaults(fn=cmd_proxy)
-    s = sub.add_parser('collect-mock', help=cmd_collect_mock.__doc__, description=cmd_collect_mock.__doc__)
+    s = sub.add_parser('collect-mock', help=cmd_collect_mock.__doc__, description=cmd_collect_mock.__doc__, formatter_class=D)
     s.add_argument('--requests', type=int, default=200, help='requests to send')
     s.add_argument('--out', required=True, help='trace file to write (.jsonl)')
     s.add_argument('--workload', default='shared_system_prompt_high_reuse', help='a bundled workload name or a workload config file')
-    s.add_argument('--seed', type=int, default=0); s.add_argument('--concurrency', type=int, default=1)
+    s.add_argument('--seed', type=int, default=0, help='workload seed'); s.add_argument('--concurrency', type=int, default=1, help='requests in flight')
     s.add_argument('--num-blocks', type=int, default=4096, help="the engine's cache capacity in blocks")
     s.add_argument('--redact', action=argparse.BooleanOptionalAction, default=True, help='drop prompt text (default on)')
     s.add_argument('--overwrite', action='store_true', help='replace OUT if it exists')

@@ -405,8 +405,8 @@ class Server:
     "An ASGI app served by uvicorn on 127.0.0.1 from a background thread."
     def __init__(self, app, port:int=0, log_level:str='warning'):
         import uvicorn
-        self.config = uvicorn.Config(app, host='127.0.0.1', port=port, log_level=log_level, access_log=False, lifespan='on',
-                                     proxy_headers=False, server_header=False, date_header=False)
+        from semantic_kv.serve.boundary import uvicorn_config   # JSON errors from the protocol too, one line for a cut stream
+        self.config = uvicorn_config(app, '127.0.0.1', port, log_level=log_level)
         self.app, self.server, self.thread = app, uvicorn.Server(self.config), None
     def start(self)->'Server':
         self.thread = threading.Thread(target=self.server.run, name='semantic-kv-server', daemon=True); self.thread.start()

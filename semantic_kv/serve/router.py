@@ -513,22 +513,22 @@ def cmd_router(a):
     log_dir = check_output_root(a.log_dir, '--log-dir')
     try: log_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise InputError(f"--log-dir: cannot create it ({e.strerror})", str(log_dir)) from None
-    import uvicorn
     try: app = RouterApp(reps, policy, params, log_path=log_dir/default_log_path().name, health_interval_s=a.health_interval)
     except InputError as e:
         msg = str(e)
         raise InputError('--policy-params' + msg[len('policy_params'):] if msg.startswith('policy_params') else msg) from None
-    print(f'semantic-kv router: {policy} over {len(reps)} replicas on http://{a.host}:{a.port}; decisions -> {app.log.path}', flush=True)
-    uvicorn.run(app, host=a.host, port=a.port, log_level='warning')
+    from semantic_kv.serve.boundary import run_server
+    run_server(app, a.host, a.port, f'router ({policy} over {len(reps)} replicas; decisions -> {app.log.path})', access_log=not a.disable_access_log)
     return 0
 
 def register_cli(sub):
     "Add `router` to the `semantic-kv` subcommands"
-    s = sub.add_parser('router', help='cache-aware router in front of engine replicas (OpenAI-compatible)')
+    s = sub.add_parser('router', help='cache-aware router in front of engine replicas (OpenAI-compatible)', formatter_class=__import__('argparse').ArgumentDefaultsHelpFormatter)
     s.add_argument('--replicas', help='comma-separated replica base URLs (or SEMANTICKV_REPLICAS)')
     s.add_argument('--policy', help=f"routing policy (or SEMANTICKV_ROUTING_POLICY; default round_robin): {', '.join(ROUTING_POLICIES)}")
     s.add_argument('--policy-params', help='policy parameters as a JSON object')
-    s.add_argument('--host', default='127.0.0.1'); s.add_argument('--port', type=int, default=8100)
+    s.add_argument('--host', default='127.0.0.1', help='interface to listen on'); s.add_argument('--port', type=int, default=8100, help='port to listen on')
+    s.add_argument('--disable-uvicorn-access-log', '--disable-access-log', dest='disable_access_log', action='store_true', help="no access line per request (vLLM's flag)")
     s.add_argument('--log-dir', default='outputs/routing', help='where the decision log goes')
     s.add_argument('--health-interval', type=float, default=1.0, help='seconds between health checks')
     s.add_argument('--demo', action='store_true', help='show each policy on a bundled workload, replicas simulated in-process')
