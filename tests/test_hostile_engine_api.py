@@ -276,6 +276,40 @@ def test_api_abandoned_trace_job_is_killed(api):
     assert app.state.trace_cancelled == before + 1
     check_alive(url, normal)
 
+def test_api_session_routes_have_a_budget(api):
+    "A large body on /v1/segment or /v1/simulate/request is segmented in a worker process: killed past `max_session_seconds` (413) or when the client leaves"
+    url, normal, _ = api
+    text = ' '.join(f'w{i % 9973} x{i % 101}.' for i in range(8_000))   # about 100 kB: over session_offload_bytes, segmented in the worker
+    r = httpx.post(url + '/v1/simulate/request', json=dict(session_id='big', messages=[{'role': 'user', 'content': text}]), timeout=60)
+    assert r.status_code == 200 and r.json()['prompt_tokens'] > 10_000, r.text[:300]
+    r = httpx.post(url + '/v1/segment', json=dict(messages=[{'role': 'user', 'content': text}]), timeout=60)
+    assert r.status_code == 200 and r.json()['prompt_tokens'] > 10_000, r.text[:300]
+    app = make_app(ApiLimits(max_body_bytes=16_000_000, max_session_seconds=1.0, session_offload_bytes=1000))
+    huge = ' '.join(f'w{i % 9973} x{i % 101}.' for i in range(700_000))   # about 9 MB: many seconds of segmenting
+    with Server(app) as s:
+        for path, body in (('/v1/segment', dict(messages=[{'role': 'user', 'content': huge}])),
+                           ('/v1/simulate/request', dict(session_id='h', messages=[{'role': 'user', 'content': huge}]))):
+            out = {}
+            t = threading.Thread(target=lambda: out.setdefault('r', httpx.post(s.url + path, json=body, timeout=120))); t.start()
+            while t.is_alive():
+                assert httpx.get(s.url + '/health', timeout=1.0).status_code == 200
+                time.sleep(0.05)
+            t.join()
+            err = out['r'].json()['error']
+            assert out['r'].status_code == 413 and 'did not finish within 1 s' in err['message'], out['r'].text[:300]
+        assert app.state.session_stopped == 2 and app.state.seg_pool is None
+        # a client that leaves: the worker is killed at once
+        raw = json.dumps(dict(messages=[{'role': 'user', 'content': huge}])).encode()
+        c = socket.create_connection(('127.0.0.1', int(s.url.rsplit(':', 1)[1])))
+        c.sendall(b'POST /v1/segment HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n' % len(raw) + raw)
+        _wait(lambda: app.state.seg_pool is not None and app.state.seg_pool._processes)
+        procs = list(app.state.seg_pool._processes.values())
+        c.close()
+        _wait(lambda: app.state.session_stopped == 3 and all(not p.is_alive() for p in procs), timeout=0.9)   # before the 1 s budget
+        r = httpx.post(s.url + '/v1/simulate/request', json=dict(session_id='n', messages=MSG), timeout=30)
+        assert r.status_code == 200, r.text[:300]
+    check_alive(url, normal)
+
 def test_memory_returns_near_baseline(engine, api):
     "RSS of this process (both servers run in it) after the heavy cases stays near its baseline"
     url, eng, normal = engine

@@ -39,6 +39,8 @@ class ApiLimits(BaseModel):
     max_trace_seconds: float = 60.0          # wall and CPU time of one trace simulation; beyond: 413
     max_trace_memory_bytes: int = 2 << 30    # memory one trace simulation may add; beyond: 413
     max_trace_jobs: int = 2                  # trace simulations running at once; more wait (within max_trace_seconds)
+    max_session_seconds: float = 10.0        # time to segment one request of /v1/segment or /v1/simulate/request; beyond: 413
+    session_offload_bytes: int = 64_000      # bodies larger than this are segmented in a worker process (killed past the budget)
 
 # %% ../../nbs/serve/35_api.ipynb #a1dd51a2
 def _field(loc)->str:
@@ -147,11 +149,13 @@ class Session:
                     token_hit_rate=round(st.hit_tokens / self.prompt_tokens, 6) if self.prompt_tokens else 0.0,
                     evictions=st.evictions, cached_blocks=len(self.cache), used_tokens=self.cache.usage)
 
-    def run(self, req:SimulateRequest)->RequestResult:
+    def run(self, req:SimulateRequest,
+            sr=None, # `req` segmented with token ids, if done already
+           )->RequestResult:
         "Simulate one request: look up, store under the policy, release; the estimated TTFT of what was not cached"
         from semantic_kv.segment import segment_request
         from semantic_kv.blocks import request_blocks
-        sr = segment_request(req, keep_token_ids=True)
+        sr = sr or segment_request(req, keep_token_ids=True)
         br = request_blocks(sr, self.block_size)
         c = self.cache
         h = c.start(br.keys, br.sizes, br.types)
@@ -259,6 +263,7 @@ def simulate_trace(text:bytes,                       # the trace file's content
                 footprint_tokens=footprint_tokens(trace), ttft_is_estimate=True, latency_model=lm.model_dump(), policies=runs)
 
 class TraceTooLong(InputError): "A trace over the length limit (answered with 413)."
+class _Gone(Exception): "The client left; its work was stopped (answered with 499, which nobody reads)."
 
 
 def _trace_child(conn, args:tuple, limits:dict):
@@ -360,6 +365,7 @@ def make_app(limits:ApiLimits|None=None,        # limits (default `ApiLimits()`)
     async def lifespan(app):
         asyncio.get_running_loop().run_in_executor(None, _trace_context)   # warm the trace-job process in the background
         yield
+        if app.state.seg_pool is not None: app.state.seg_pool.shutdown(wait=False, cancel_futures=True); app.state.seg_pool = None
 
     app = FastAPI(title='SemanticKV simulation API', version=__version__, lifespan=lifespan,
                   description='Segment chat requests, simulate a prefix cache per session, replay uploaded traces. '
@@ -368,6 +374,7 @@ def make_app(limits:ApiLimits|None=None,        # limits (default `ApiLimits()`)
     sessions = Sessions(limits, latency)
     app.state.sessions, app.state.limits, app.state.trace_slots = sessions, limits, None
     app.state.trace_running = app.state.trace_cancelled = 0   # trace simulations running now; stopped because their client left
+    app.state.seg_pool, app.state.session_stopped = None, 0     # the worker process of large session bodies; segmentations it stopped
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request, exc): return validation_response(exc.errors())
@@ -392,9 +399,39 @@ def make_app(limits:ApiLimits|None=None,        # limits (default `ApiLimits()`)
         return dict(policies=[dict(name=n, description=(c.__doc__ or '').strip(), in_sessions=not c.needs_future)
                               for n, c in sorted(POLICIES.items())])
 
+    async def segmented(request, req, keep_token_ids:bool=False):
+        "`segment_request(req)`: in a thread for a small body, else in a worker process, stopped past `max_session_seconds` or when the client leaves"
+        if int(request.headers.get('content-length') or 0) <= limits.session_offload_bytes:
+            return await asyncio.to_thread(segment_request, req, keep_token_ids=keep_token_ids)
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+        import multiprocessing
+        if app.state.seg_pool is None: app.state.seg_pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('forkserver'))
+        pool, end = app.state.seg_pool, time.monotonic() + limits.max_session_seconds
+        fut, why = asyncio.wrap_future(pool.submit(segment_request, req, keep_token_ids=keep_token_ids)), None
+        while not fut.done():
+            await asyncio.wait({fut}, timeout=0.05)
+            if fut.done(): break
+            if time.monotonic() > end: why = f"body: segmenting the request did not finish within {limits.max_session_seconds:g} s and was stopped"
+            elif await request.is_disconnected(): why = 'gone'
+            if why:   # kill the worker: the work is abandoned, its CPU goes back
+                if app.state.seg_pool is pool: app.state.seg_pool = None
+                for p in list((getattr(pool, '_processes', None) or {}).values()): p.terminate()
+                fut.cancel(); app.state.session_stopped += 1
+                if why == 'gone': raise _Gone()
+                raise TraceTooLong(why)
+        try: return fut.result()
+        except BrokenProcessPool:
+            if app.state.seg_pool is pool: app.state.seg_pool = None
+            return error_response(503, 'body', 'the request could not be segmented (its worker process ended); retry', headers={'retry-after': '1'})
+
+    @app.exception_handler(_Gone)
+    async def _gone(request, exc): return error_response(499, 'body', 'the client closed the request; its work was stopped')
+
     @app.post('/v1/segment', summary='Typed semantic segments of a chat request', response_model=Segmented)
-    def segment(req:ChatRequest)->Segmented:
-        sr = segment_request(req)
+    async def segment(req:ChatRequest, request:Request)->Segmented:
+        sr = await segmented(request, req)
+        if not hasattr(sr, 'segments'): return sr
         by = {}
         for s in sr.segments: by[s.semantic_type.value] = by.get(s.semantic_type.value, 0) + s.token_count
         segs = [dict(type=s.semantic_type.value, rule=s.rule, tokens=s.token_count, message_index=s.message_index) for s in sr.segments]
@@ -402,9 +439,13 @@ def make_app(limits:ApiLimits|None=None,        # limits (default `ApiLimits()`)
 
     @app.post('/v1/simulate/request', summary="One request of a session through the session's prefix cache",
               response_model=RequestResult)
-    def simulate_request(req:SimulateRequest)->RequestResult:
+    async def simulate_request(req:SimulateRequest, request:Request)->RequestResult:
         s = sessions.get(req)
-        with s.lock: return s.run(req)
+        sr = await segmented(request, req, keep_token_ids=True)
+        if not hasattr(sr, 'segments'): return sr
+        def run():
+            with s.lock: return s.run(req, sr)
+        return await asyncio.to_thread(run)
 
     @app.post('/v1/simulate/trace', summary='Replay an uploaded trace through every policy',
               openapi_extra={'requestBody': {'required': True, 'content': {
