@@ -348,9 +348,10 @@ class LlmdScorers(RoutingPolicy):
 class DynamoKV(RoutingPolicy):
     "Dynamo KV router: argmin of overlap_weight x prefill blocks + active decode blocks"
     name, needs_keys = 'dynamo_kv', True
-    def __init__(self, n_replicas, overlap_weight:float=1.0, block_size:int=16, ttl_s:float=120.0, kv_events:bool=False, **kw):
+    def __init__(self, n_replicas, overlap_weight:float=1.0, block_size:int=16, ttl_s:float=120.0, kv_events:bool=False,
+                 max_index_blocks:int=1_000_000, **kw):   # block keys the index holds at most (the oldest entered go first)
         super().__init__(n_replicas, **kw)
-        self.w, self.B, self.ttl, self.events = overlap_weight, block_size, ttl_s*1000, kv_events
+        self.w, self.B, self.ttl, self.events, self.max_index = overlap_weight, block_size, ttl_s*1000, kv_events, max_index_blocks
         self.index = {}                       # block key -> {replica: expiry ms}
         self.active = [0]*n_replicas          # decode blocks in flight per replica
         self.inflight = {}                    # id(request) -> (replica, blocks)
@@ -377,12 +378,22 @@ class DynamoKV(RoutingPolicy):
         if not self.events:
             exp = now_ms + self.ttl
             for k in req.keys: self.index.setdefault(k, {})[d.replica] = exp
+            self._bound(now_ms)
+    def _bound(self, now_ms):
+        "Memory bounded by `max_index_blocks`, not by the keys ever seen: past it, drop expired entries, then the oldest entered"
+        if len(self.index) <= self.max_index: return
+        for k in [k for k, e in self.index.items() if max(e.values(), default=-1) < now_ms]: del self.index[k]
+        for k in list(self.index)[:max(0, len(self.index) - self.max_index*9//10)]: del self.index[k]   # room for the next requests
     def finished(self, req, replica, now_ms):
         r, b = self.inflight.pop(id(req), (replica, 0)); self.active[r] -= b
     def kv_event(self, replica:int, ev:tuple):
         "Feed one engine event: ('stored', key, ...) or ('removed', key, ...)"
-        if ev[0] == 'stored': self.index.setdefault(ev[1], {})[replica] = float('inf')
-        elif ev[0] == 'removed': self.index.get(ev[1], {}).pop(replica, None)
+        if ev[0] == 'stored': self.index.setdefault(ev[1], {})[replica] = float('inf'); self._bound(0)
+        elif ev[0] == 'removed':
+            e = self.index.get(ev[1])
+            if e is not None:
+                e.pop(replica, None)
+                if not e: del self.index[ev[1]]   # no replica holds it: no entry left behind
     def replica_down(self, replica):
         for e in self.index.values(): e.pop(replica, None)
         self.active[replica] = 0

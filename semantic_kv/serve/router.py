@@ -18,15 +18,17 @@ __all__ = ['DecisionLog', 'default_log_path', 'check_replicas', 'RouterApp', 'se
 
 # %% ../../nbs/serve/34_router.ipynb #ef6d1e78
 class DecisionLog:
-    "Append JSON lines to `path` from a background thread"
-    def __init__(self, path:str|Path|None):
-        self.path, self.q, self.dropped = Path(path) if path else None, queue.SimpleQueue(), 0
+    "Append JSON lines to `path` from a background thread; at most `max_pending` wait in memory (beyond: counted in `dropped`)"
+    def __init__(self, path:str|Path|None, max_pending:int=10_000):
+        self.path, self.q, self.dropped = Path(path) if path else None, queue.Queue(max_pending), 0
         self.thread = None
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.thread = threading.Thread(target=self._run, daemon=True, name='decision-log'); self.thread.start()
     def write(self, rec:dict):
-        if self.thread: self.q.put(rec)
+        if not self.thread: return
+        try: self.q.put_nowait(rec)
+        except queue.Full: self.dropped += 1   # the disk is slower than the requests: drop, never grow
     def _run(self):
         with open(self.path, 'a', encoding='utf-8') as f:
             while True:
