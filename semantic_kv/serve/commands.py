@@ -93,7 +93,8 @@ def register_cli(sub):
     D = argparse.ArgumentDefaultsHelpFormatter
     s = sub.add_parser('engine', help=cmd_engine.__doc__, description=cmd_engine.__doc__, formatter_class=D)
     _serving(s, 8000)
-    s.add_argument('--served-model-name', default='semantic-kv-emulated', help='the model name the engine answers to (others: 404)')
+    s.add_argument('--served-model-name', default=None, help='the model name the engine serves; given, requests naming another model get 404 (as vLLM); '
+                   'not given, any name is answered as semantic-kv-emulated')
     s.add_argument('--block-size', type=int, default=16, help='tokens per KV block')
     s.add_argument('--num-blocks', type=int, default=4096, help='cache capacity in blocks')
     s.add_argument('--policy', default='lru', help='eviction policy of the online prefix cache')

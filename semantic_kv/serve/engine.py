@@ -8,6 +8,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..models import InputError, MAX_PROMPT_TOKENS, content_hash, describe_error
+from .. import __version__
 from ..tokens import get_tokenizer
 from ..segment import segment_request
 from ..blocks import request_blocks
@@ -33,6 +34,7 @@ class EngineConfig(BaseModel):
     "Everything the emulated engine can be told."
     model_config = ConfigDict(extra='forbid', allow_inf_nan=False)
     served_model_name: str = 'semantic-kv-emulated'
+    check_model: bool = False                          # other `model` names get vLLM's 404 (the CLI's --served-model-name turns it on)
     block_size: int = Field(16, ge=1)                  # tokens per KV block
     num_blocks: int = Field(4096, ge=1)                # cache capacity in blocks
     policy: str = 'lru'                                # an online policy of `cache.PrefixCache`
@@ -84,7 +86,7 @@ async def _send(send, status:int, body:bytes, ctype:bytes=b'application/json'): 
 
 class _Drop(Exception): "Injected failure: the connection is cut."
 
-ROUTES = {'/health': ('GET', 'HEAD'), '/metrics': ('GET', 'HEAD'), '/v1/models': ('GET', 'HEAD'), '/reset_prefix_cache': ('POST',),
+ROUTES = {'/health': ('GET', 'HEAD'), '/version': ('GET', 'HEAD'), '/metrics': ('GET', 'HEAD'), '/v1/models': ('GET', 'HEAD'), '/reset_prefix_cache': ('POST',),
           '/v1/chat/completions': ('POST',), '/v1/completions': ('POST',)}
 
 _TOKENIZERS = {}
@@ -135,7 +137,10 @@ class Engine:
             m = dict(registry=r,
                 queries=Counter('vllm:prefix_cache_queries', 'Prefix cache queries, in terms of number of queried tokens.', lab, registry=r),
                 hits=Counter('vllm:prefix_cache_hits', 'Prefix cache hits, in terms of number of cached tokens.', lab, registry=r),
-                prompt=Counter('vllm:prompt_tokens', 'Number of prefill tokens processed.', lab, registry=r),
+                prompt=Counter('vllm:prompt_tokens', 'Number of prefill tokens processed.', lab, registry=r),   # every prompt token, cached or not (as vLLM counts)
+                success=Counter('vllm:request_success', 'Count of successfully processed requests.', lab + ['finished_reason'], registry=r),
+                e2e=Histogram('vllm:e2e_request_latency_seconds', 'Histogram of e2e request latency in seconds.', lab, registry=r, buckets=(.3, .5, .8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960, 1920, 7680)),
+                queue=Histogram('vllm:request_queue_time_seconds', 'Histogram of time spent in WAITING phase for request.', lab, registry=r, buckets=(.3, .5, .8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960, 1920, 7680)),
                 gen=Counter('vllm:generation_tokens', 'Number of generation tokens processed.', lab, registry=r),
                 running=Gauge('vllm:num_requests_running', 'Number of requests in model execution batches.', lab, registry=r),
                 waiting=Gauge('vllm:num_requests_waiting', 'Number of requests waiting to be processed.', lab, registry=r),
@@ -144,7 +149,7 @@ class Engine:
                                buckets=(.001, .005, .01, .02, .04, .06, .08, .1, .25, .5, .75, 1, 2.5, 5, 7.5, 10, 20, 40, 80)),
                 cancelled=Counter('semantickv_engine_cancelled_requests', 'Requests stopped because their client went away.', lab, registry=r),
                 failures=Counter('semantickv_engine_injected_failures', 'Failures injected, by kind.', ['kind'], registry=r))
-            self._metrics = {k: (v.labels(self.cfg.served_model_name) if k not in ('registry', 'failures') else v) for k, v in m.items()}
+            self._metrics = {k: (v.labels(self.cfg.served_model_name) if k not in ('registry', 'failures', 'success') else v) for k, v in m.items()}
         return self._metrics
 
     def metrics_text(self)->bytes:
@@ -184,6 +189,7 @@ class Engine:
         try:
             route(ROUTES, path, method)
             if path == '/health': return await _send(send, 200, b'')
+            if path == '/version': return await _send(send, 200, json.dumps({'version': __version__}).encode())
             if path == '/metrics': return await _send(send, 200, self.metrics_text(), b'text/plain; version=0.0.4; charset=utf-8')
             if path == '/v1/models': return await _send(send, 200, json.dumps({'object': 'list', 'data': [
                 {'id': self.cfg.served_model_name, 'object': 'model', 'created': 0, 'owned_by': 'semantic-kv', 'max_model_len': self.cfg.max_model_len}]}).encode())
@@ -245,6 +251,8 @@ class Engine:
             finally: self._large_pending -= 1
             if got is None: self.cancelled += 1; self.metrics()['cancelled'].inc(); return   # the client left while it was parsed
             body, max_tokens, sr = got
+        if c.check_model and body.get('model') != c.served_model_name:   # vLLM's answer to a model it does not serve
+            raise RequestError(404, f"The model `{str(body.get('model'))[:200]}` does not exist.", 'model', 'NotFoundError', 'model_not_found')
         fail = self._inject()
         if fail == 'rate_limit': return await _send(send, 429, _err(429, 'injected failure: rate limit', 'rate_limit_error', 'rate_limit_exceeded'))
         if fail == 'server_error': return await _send(send, 500, _err(500, 'injected failure: server error', 'server_error'))
@@ -256,16 +264,17 @@ class Engine:
         "Wait for a slot, look up and lock the cache, answer; the slot and the locks are released however it ends"
         c, scale = self.cfg, self.cfg.time_scale
         if self._slots is None: self._slots = asyncio.Semaphore(c.max_num_seqs)
-        self.waiting += 1
+        self.waiting += 1; tq = time.perf_counter()
         try: await self._slots.acquire()
         finally: self.waiting -= 1
+        self.metrics()['queue'].observe(time.perf_counter() - tq)
         self.running += 1
         h = None
         try:
             br = request_blocks(sr, c.block_size)
             h, cached = self._cache_start(br)
             prompt = sr.prompt_tokens
-            m = self.metrics(); m['queries'].inc(prompt); m['hits'].inc(cached); m['prompt'].inc(prompt - cached)
+            m = self.metrics(); m['queries'].inc(prompt); m['hits'].inc(cached); m['prompt'].inc(prompt)
             if self.keep_log: self.log.append(dict(request_id=body.get('request_id'), prompt_tokens=prompt, cached_tokens=cached))
             delay = c.latency.ttft(prompt - cached, prompt) * scale / 1000 + (c.slow_ms / 1000 if fail == 'slow' else 0)
             if delay > 0: await asyncio.sleep(delay)
@@ -275,7 +284,9 @@ class Engine:
             rid = ('chatcmpl-' if chat else 'cmpl-') + uuid.uuid4().hex[:24]
             usage = dict(prompt_tokens=prompt, completion_tokens=len(words), total_tokens=prompt + len(words),
                          prompt_tokens_details=dict(cached_tokens=cached))
-            if body.get('stream'): await self._stream(send, body, chat, rid, words, usage, fail == 'drop')
+            if body.get('stream'):
+                await self._stream(send, body, chat, rid, words, usage, fail == 'drop')
+                m['success'].labels(c.served_model_name, 'length').inc(); m['e2e'].observe(time.perf_counter() - t0)
             else:
                 if c.inter_token_latency_ms * scale > 0: await asyncio.sleep(c.inter_token_latency_ms * scale * (len(words) - 1) / 1000)
                 text = ''.join(words)
@@ -283,6 +294,7 @@ class Engine:
                           else dict(index=0, text=text, logprobs=None, finish_reason='length'))
                 await _send(send, 200, json.dumps(dict(id=rid, object='chat.completion' if chat else 'text_completion', created=int(time.time()),
                                                        model=c.served_model_name, choices=[choice], usage=usage)).encode())
+                m['success'].labels(c.served_model_name, 'length').inc(); m['e2e'].observe(time.perf_counter() - t0)
         finally:
             if h is not None: self._cache_release(h)
             self.running -= 1; self._slots.release()
@@ -327,7 +339,7 @@ def engine_from_flags(a)->EngineConfig:
     try: get_tokenizer(a.tokenizer)
     except Exception as e: raise InputError(f"--tokenizer: cannot load {a.tokenizer!r:.60} ({str(e)[:200] or type(e).__name__})") from None
     try:
-        cfg = engine_config(served_model_name=a.served_model_name, block_size=a.block_size, num_blocks=a.num_blocks, policy=a.policy,
+        cfg = engine_config(served_model_name=a.served_model_name or 'semantic-kv-emulated', check_model=a.served_model_name is not None, block_size=a.block_size, num_blocks=a.num_blocks, policy=a.policy,
                             max_num_seqs=a.max_num_seqs, tokenizer=a.tokenizer, inter_token_latency_ms=a.inter_token_latency,
                             latency=LatencyModel(base_ms=a.base_ms, ms_per_uncached_token=a.ms_per_token, attn_ms_per_token_sq=a.attn_ms),
                             time_scale=a.time_scale, default_max_tokens=a.max_tokens, max_model_len=a.max_model_len,
