@@ -70,3 +70,17 @@ def test_help_shows_defaults():
     for cmd, flag in (('engine', '--num-blocks'), ('proxy', '--max-body-bytes'), ('router', '--health-interval'), ('api', '--port')):
         p = subprocess.run([sys.executable, '-c', 'import sys; from semantic_kv.cli import main; sys.exit(main())', cmd, '--help'], capture_output=True, text=True, timeout=60)
         assert p.returncode == 0 and flag in p.stdout and '(default:' in p.stdout and '--disable-uvicorn-access-log' in p.stdout, (cmd, p.stdout[-400:])
+
+def test_proxy_readiness_reflects_its_upstream():
+    "`/health` says the proxy lives; `/ready` says its upstream answers (503 with Retry-After when it does not)"
+    eng = Server(Engine(time_scale=0)).start()
+    try:
+        with Server(Proxy(ProxyConfig(eng.url))) as px:
+            r = httpx.get(px.url + '/ready', timeout=5)
+            assert r.status_code == 200 and r.json() == {'status': 'ready', 'upstream': eng.url}
+            eng.stop()
+            r = httpx.get(px.url + '/ready', timeout=5)
+            assert r.status_code == 503 and r.headers['retry-after'] == '1' and 'upstream unreachable' in r.json()['error']['message'], r.text
+            assert httpx.get(px.url + '/health', timeout=5).status_code == 200
+            assert httpx.post(px.url + '/ready', timeout=5).status_code == 405
+    finally: eng.stop()

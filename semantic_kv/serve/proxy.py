@@ -224,6 +224,20 @@ class Proxy:
                 dropped=Gauge('semantickv_proxy_trace_records_dropped', 'Trace records that never reached the file (writer full, closed, or its child died)', registry=r))
         return self._metrics
 
+    async def _ready(self, send):
+        "Readiness: 200 when the upstream's `/health` answers 2xx within 2 s, else 503 naming why (liveness is `/health`)"
+        import aiohttp
+        try:
+            async with self._session_for_health().get(self.cfg.upstream + '/health', timeout=aiohttp.ClientTimeout(total=2)) as r:
+                ok, why = 200 <= r.status < 300, f"upstream /health answered {r.status}"
+        except Exception as e: ok, why = False, f"upstream unreachable: {type(e).__name__}"
+        if ok: return await _send_bytes(send, 200, json.dumps({'status': 'ready', 'upstream': self.cfg.upstream}).encode())
+        await _send_bytes(send, 503, openai_error(503, f"not ready: {why}", 'server_error', 'upstream_not_ready'), headers=[(b'retry-after', b'1')])
+
+    def _session_for_health(self):
+        if self._session is None or self._session.closed: self._session = self._new_session(self.cfg.keepalive_s)
+        return self._session
+
     async def _metrics_page(self, send):
         from prometheus_client import generate_latest, CONTENT_TYPE_LATEST
         m = self.metrics()
@@ -237,12 +251,13 @@ class Proxy:
         if scope['type'] != 'http': return
         path, method = scope['path'], scope['method']
         if encoded_separator(scope): path = scope.get('raw_path', b'').split(b'?')[0].decode('latin-1')   # matches nothing: 404
-        if path in ('/health', '/metrics', *_FORWARD):
+        if path in ('/health', '/ready', '/metrics', *_FORWARD):
             ok = ('POST',) if path in _FORWARD else ('GET', 'HEAD')
             if method not in ok:
                 return await _send_bytes(send, 405, openai_error(405, f"method {method} not allowed on {path}", 'invalid_request_error', 'method_not_allowed'),
                                          headers=[(b'allow', ', '.join(ok).encode())])
             if path == '/health': return await _send_bytes(send, 200, b'{"status":"ok"}')
+            if path == '/ready': return await self._ready(send)
             if path == '/metrics': return await self._metrics_page(send)
             return await self._forward(scope, receive, send, path)
         if method == 'GET' and (rp := relay_path(path, scope.get('raw_path'))): return await self._relay_get(scope, send, rp)
