@@ -84,3 +84,44 @@ def test_proxy_readiness_reflects_its_upstream():
             assert httpx.get(px.url + '/health', timeout=5).status_code == 200
             assert httpx.post(px.url + '/ready', timeout=5).status_code == 405
     finally: eng.stop()
+
+TEXT = ' '.join(f'Clause {i}: the tenant keeps the premises in good repair.' for i in range(20))   # about 260 tokens
+
+def _usage_of(engine:Engine)->dict:
+    "The same text sent as a completion prompt, a system message, then a user message: prompt and cached tokens of each"
+    with Server(engine) as s:
+        c = openai.OpenAI(base_url=s.url + '/v1', api_key='none', max_retries=0)
+        out = {}
+        for kind in ('system', 'user', 'completion'):
+            if kind == 'completion': u = c.completions.create(model='m', prompt=TEXT, max_tokens=1).usage
+            else: u = c.chat.completions.create(model='m', messages=[{'role': kind, 'content': TEXT}], max_tokens=1).usage
+            out[kind] = (u.prompt_tokens, u.prompt_tokens_details.cached_tokens)
+    return out
+
+def test_chat_template_roles_count_and_cache():
+    "Before (raw text): a system and a user message of the same text are one prompt and share every cached block. After (ChatML): the role markers count, and the role at the start keeps them apart"
+    raw, tpl = _usage_of(Engine(time_scale=0)), _usage_of(Engine(time_scale=0, chat_template='chatml'))
+    print(f"\nsame text as system / user message / completion prompt (prompt tokens, cached tokens): raw {raw}; chatml {tpl}")
+    assert raw['system'][0] == raw['user'][0] == raw['completion'][0] and raw['user'][1] >= raw['user'][0] - 16   # before: indistinguishable
+    assert tpl['system'][0] > tpl['completion'][0] and tpl['user'][0] > tpl['completion'][0]                      # the template's tokens count
+    assert tpl['user'][1] == 0 and tpl['completion'][1] == 0                                                     # no block shared across roles
+
+def test_engine_model_folder_renders_its_chat_template(tmp_path):
+    "--model DIR: the chat prompt is the model's template rendered and tokenized by its tokenizer, as vLLM builds it"
+    tokenizers = pytest.importorskip('tokenizers'); pytest.importorskip('jinja2')
+    import json
+    words = "<|im_start|> <|im_end|> system user assistant Be brief . How do I reset my password ?".split()
+    t = tokenizers.Tokenizer(tokenizers.models.WordLevel({'[UNK]': 0, **{w: i + 1 for i, w in enumerate(dict.fromkeys(words))}}, unk_token='[UNK]'))
+    t.pre_tokenizer = tokenizers.pre_tokenizers.WhitespaceSplit(); t.add_special_tokens(['<|im_start|>', '<|im_end|>'])
+    m = tmp_path/'model'; m.mkdir(); t.save(str(m/'tokenizer.json'))
+    tpl = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+           "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    (m/'tokenizer_config.json').write_text(json.dumps({'chat_template': tpl, 'eos_token': '<|im_end|>'}))
+    msgs = [{'role': 'system', 'content': 'Be brief .'}, {'role': 'user', 'content': 'How do I reset my password ?'}]
+    with Server(Engine(time_scale=0, model=str(m))) as s:
+        c = openai.OpenAI(base_url=s.url + '/v1', api_key='none', max_retries=0)
+        u1 = c.chat.completions.create(model='m', messages=msgs, max_tokens=1).usage
+        u2 = c.chat.completions.create(model='m', messages=msgs[:1] + [{'role': 'user', 'content': 'How do I reset my password'}], max_tokens=1).usage
+    assert u1.prompt_tokens == 2 + 3 + 3 + 7 + 3 and u2.prompt_tokens == u1.prompt_tokens - 1   # the template's tokens, the model's words
+    from semantic_kv.cli import main
+    assert main(['engine', '--model', str(tmp_path), '--port', str(free_port())]) == 2           # not a model folder: exit 2 naming --model

@@ -100,6 +100,8 @@ def register_cli(sub):
     s.add_argument('--policy', default='lru', help='eviction policy of the online prefix cache')
     s.add_argument('--max-num-seqs', '--max-running', dest='max_num_seqs', type=int, default=64, help='requests running at once; the rest queue')
     s.add_argument('--tokenizer', default='cl100k_base', help='tokenizer name or tokenizer.json (counts prompt tokens)')
+    s.add_argument('--model', default=None, help='a model folder (tokenizer.json + tokenizer_config.json): chat prompts rendered by its chat template and tokenized by its tokenizer, as vLLM does')
+    s.add_argument('--chat-template', choices=('none', 'chatml'), default='none', help='without --model: chatml wraps each message in ChatML markers (template tokens count and cache); none counts the raw message text')
     s.add_argument('--base-ms', type=float, default=30.0, help='latency model: fixed TTFT part (ms)')
     s.add_argument('--ms-per-token', type=float, default=0.08, help='latency model: ms per uncached prompt token')
     s.add_argument('--attn-ms', type=float, default=0.0, help='latency model: attention term per uncached token per prompt token')

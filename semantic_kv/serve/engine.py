@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio, collections, json, math, random, time, uuid, weakref
 from concurrent.futures import ThreadPoolExecutor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Optional
+from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..models import InputError, MAX_PROMPT_TOKENS, content_hash, describe_error
 from .. import __version__
@@ -19,8 +19,8 @@ from .boundary import (MAX_BODY_BYTES, MAX_MODEL_LEN, RequestError, error_body, 
     content_length, read_body, parse_json_body, check_openai, check_context, unless_disconnected, check_listen, check_flag)
 
 # %% auto #0
-__all__ = ['FAILURE_TYPES', 'WORDS', 'ROUTES', 'FLAGS', 'online_policies', 'EngineConfig', 'engine_config', 'generated_words',
-           'parse_request', 'Engine', 'engine_from_flags']
+__all__ = ['FAILURE_TYPES', 'WORDS', 'ROUTES', 'CHATML', 'FLAGS', 'online_policies', 'EngineConfig', 'engine_config',
+           'generated_words', 'chatml', 'parse_request', 'Engine', 'engine_from_flags']
 
 # %% ../../nbs/serve/31_engine.ipynb #31engin006
 FAILURE_TYPES = ('rate_limit', 'server_error', 'slow', 'drop')
@@ -40,6 +40,8 @@ class EngineConfig(BaseModel):
     policy: str = 'lru'                                # an online policy of `cache.PrefixCache`
     max_num_seqs: int = Field(64, ge=1)                # requests running at once; more wait in a queue
     tokenizer: str = 'cl100k_base'
+    model: Optional[str] = None                        # a model folder (tokenizer.json + tokenizer_config.json): chat prompts as its template renders and tokenizes them
+    chat_template: Literal['none', 'chatml'] = 'none'  # without `model`: 'chatml' wraps each message in ChatML markers (`CHATML`), 'none' counts the raw text
     latency: LatencyModel = LatencyModel()             # TTFT = latency.ttft(uncached, prompt) ms
     inter_token_latency_ms: float = Field(10.0, ge=0)  # decode time per generated token
     time_scale: float = Field(1.0, ge=0)               # multiplies every modelled delay; 0 = no waiting at all
@@ -90,19 +92,47 @@ ROUTES = {'/health': ('GET', 'HEAD'), '/version': ('GET', 'HEAD'), '/metrics': (
           '/v1/chat/completions': ('POST',), '/v1/completions': ('POST',)}
 
 _TOKENIZERS = {}
+CHATML = ('<|im_start|>{role}\n', '<|im_end|>\n', '<|im_start|>assistant\n')   # (message header, message end, generation prompt)
+
+def chatml(sr, roles:list, tok, keep_token_ids:bool=True):
+    "`sr` with ChatML's markers as `template` segments around each message, and the generation prompt at the end"
+    from semantic_kv.models import Segment
+    def piece(text, i):
+        ids = tok.encode(text)
+        return Segment(semantic_type='template', rule='template:chatml', token_count=len(ids), content_hash=content_hash(text),
+                       message_index=i, token_ids=ids if keep_token_ids else None)
+    out, cur = [], None
+    for s in sr.segments:
+        if s.message_index != cur:
+            if cur is not None: out.append(piece(CHATML[1], cur))
+            cur = s.message_index
+            if cur is not None: out.append(piece(CHATML[0].format(role=roles[cur]), cur))
+        out.append(s)
+    if cur is not None: out.append(piece(CHATML[1], cur))
+    return sr.model_copy(update=dict(segments=out + [piece(CHATML[2], None)]))
 
 def parse_request(raw:bytes,          # the request body
                   headers:list,       # ASGI headers (x-session-id and x-tenant-id are read)
                   chat:bool,          # `/v1/chat/completions` (else `/v1/completions`)
                   tokenizer:str,      # a name `get_tokenizer` accepts
                   max_model_len:int=MAX_MODEL_LEN, default_max_tokens:int=16,
+                  template:str|None=None, # chat requests: a model folder (its chat template), 'chatml', or None / 'none' (raw text)
                  )->tuple:
     "(body, max_tokens, SegmentedRequest) of a request, or a `RequestError` naming the parameter at fault"
     body = parse_json_body(raw)
     mt = check_openai(body, chat, max_model_len, default_max_tokens)
     tok = _TOKENIZERS.get(tokenizer) or _TOKENIZERS.setdefault(tokenizer, get_tokenizer(tokenizer))
     low = {k.decode('latin-1').lower(): v.decode('latin-1') for k, v in headers if k.lower() in (b'x-session-id', b'x-tenant-id')}
-    try: sr = segment_request({**chat_view(body), **request_identity(body, low)}, tok, keep_token_ids=True)
+    try:
+        view = {**chat_view(body), **request_identity(body, low)}
+        if chat and template not in (None, 'none', 'chatml'):   # the model's own template, tokenized as the engine would
+            from semantic_kv.formats import load_tokenizer
+            from semantic_kv.models import ChatRequest
+            ct = _TOKENIZERS.get(template) or _TOKENIZERS.setdefault(template, load_tokenizer(template))
+            sr = ct.segment(ChatRequest.model_validate(view), keep_token_ids=True)
+        else:
+            sr = segment_request(view, tok, keep_token_ids=True)
+            if chat and template == 'chatml': sr = chatml(sr, [m.get('role') if isinstance(m, dict) else None for m in body['messages']], tok)
     except ValueError as e:
         if 'token_count' in str(e) and 'less than or equal' in str(e): check_context(MAX_PROMPT_TOKENS + 1, mt, max_model_len, chat)
         raise RequestError(400, str(e).splitlines()[0][:500] if isinstance(e, InputError) else describe_error(e)[:500], 'messages' if chat else 'prompt') from None
@@ -240,7 +270,7 @@ class Engine:
         raw = await read_body(receive, self.cfg.max_body_bytes, content_length(scope['headers']))
         if raw is None: return   # the client went away before sending its body
         c, loop = self.cfg, asyncio.get_running_loop()
-        args = (raw, list(scope['headers']), chat, c.tokenizer, c.max_model_len, c.default_max_tokens)
+        args = (raw, list(scope['headers']), chat, c.tokenizer, c.max_model_len, c.default_max_tokens, c.model or c.chat_template)
         if self._pool is None: self._pool = ThreadPoolExecutor(2, thread_name_prefix='semantic-kv-engine-parse')
         if len(raw) <= self.offload_bytes: body, max_tokens, sr = await loop.run_in_executor(self._pool, parse_request, *args)
         else:
@@ -338,8 +368,16 @@ def engine_from_flags(a)->EngineConfig:
         check_flag(v, flag, integer=True, lo=1, hi=2**40)
     try: get_tokenizer(a.tokenizer)
     except Exception as e: raise InputError(f"--tokenizer: cannot load {a.tokenizer!r:.60} ({str(e)[:200] or type(e).__name__})") from None
+    model = getattr(a, 'model', None)
+    if model is not None:
+        from pathlib import Path
+        from semantic_kv.formats import load_tokenizer, ChatTemplate
+        try: ok = Path(model).is_dir() and isinstance(load_tokenizer(model), ChatTemplate)
+        except InputError as e: raise InputError(f"--model: {e}") from None
+        if not ok: raise InputError(f"--model: {model!r:.80} is not a model folder (tokenizer.json + tokenizer_config.json)")
+        model = str(Path(model).resolve())
     try:
-        cfg = engine_config(served_model_name=a.served_model_name or 'semantic-kv-emulated', check_model=a.served_model_name is not None, block_size=a.block_size, num_blocks=a.num_blocks, policy=a.policy,
+        cfg = engine_config(model=model, chat_template=getattr(a, 'chat_template', 'none'), served_model_name=a.served_model_name or 'semantic-kv-emulated', check_model=a.served_model_name is not None, block_size=a.block_size, num_blocks=a.num_blocks, policy=a.policy,
                             max_num_seqs=a.max_num_seqs, tokenizer=a.tokenizer, inter_token_latency_ms=a.inter_token_latency,
                             latency=LatencyModel(base_ms=a.base_ms, ms_per_uncached_token=a.ms_per_token, attn_ms_per_token_sq=a.attn_ms),
                             time_scale=a.time_scale, default_max_tokens=a.max_tokens, max_model_len=a.max_model_len,
