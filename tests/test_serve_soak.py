@@ -45,3 +45,15 @@ def test_proxy_and_router_memory_is_bounded(tmp_path):
           f"after {({k: after[k] >> 20 for k in after})}, ratio {ratio}")
     for k in ('proxy', 'router', 'engine'):
         assert after[k] <= base[k] * 1.10 + (4 << 20), f"{k}: RSS grew from {base[k] >> 20} MB to {after[k] >> 20} MB over {N} unique requests"
+
+def test_decision_log_queue_is_bounded(tmp_path):
+    "Decisions wait in a bounded queue for the writer thread: when the disk falls behind they are dropped (counted), memory does not grow"
+    import queue, time
+    from semantic_kv.serve.router import DecisionLog
+    lg = DecisionLog(tmp_path/'d.jsonl', max_pending=3)
+    time.sleep(0.1)                                   # the writer thread waits on its queue
+    held, lg.q = lg.q, queue.Queue(3)                 # a queue nobody drains: a writer that fell behind
+    for i in range(10): lg.write({'i': i})
+    assert lg.q.qsize() == 3 and lg.dropped == 7
+    lg.q = held; lg.write({'i': 'last'}); lg.close()
+    assert (tmp_path/'d.jsonl').read_text().strip() == '{"i":"last"}'
