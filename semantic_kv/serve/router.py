@@ -14,7 +14,8 @@ from ..routing import make_policy, from_body, ReplicaState, NoReplicaError, ROUT
 
 # %% auto #0
 __all__ = ['DecisionLog', 'default_log_path', 'check_replicas', 'RouterApp', 'serve_in_thread', 'app_from_env', 'workload_calls',
-           'send_all', 'run_sync', 'Fleet', 'demo', 'cmd_router', 'register_cli']
+           'send_all', 'run_sync', 'Fleet', 'aiperf_tokenizer', 'aiperf_profile', 'cpu_seconds', 'demo', 'cmd_router',
+           'register_cli']
 
 # %% ../../nbs/serve/34_router.ipynb #ef6d1e78
 class DecisionLog:
@@ -535,6 +536,58 @@ class Fleet:
         for e in self.engines: e.stop()
     def __enter__(self): return self.start()
     def __exit__(self, *a): self.stop()
+
+# %% ../../nbs/serve/34_router.ipynb #34aiperf2
+def aiperf_tokenizer(hf_home:str|Path,           # a Hugging Face home directory (created if missing)
+                     model_id:str='local/tok',   # the id AIPerf is given with `--tokenizer`
+                    )->str:
+    "A small byte-level BPE saved in a Hugging Face cache layout under `hf_home`: AIPerf loads it with `HF_HUB_OFFLINE=1`, no download"
+    from tokenizers import Tokenizer, models, trainers, pre_tokenizers, decoders
+    repo = Path(hf_home)/'hub'/f"models--{model_id.replace('/', '--')}"
+    snap = repo/'snapshots'/('0'*40)
+    if (snap/'tokenizer.json').exists(): return model_id
+    snap.mkdir(parents=True, exist_ok=True)
+    tok = Tokenizer(models.BPE()); tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False); tok.decoder = decoders.ByteLevel()
+    words = 'the a cache block prefix token model request server reply answer short fast simple steady clear local plain small quiet'.split()
+    tok.train_from_iterator([' '.join(words[(i*7 + j) % len(words)] for j in range(50)) for i in range(200)],
+                            trainers.BpeTrainer(vocab_size=300, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    tok.save(str(snap/'tokenizer.json'))
+    (snap/'tokenizer_config.json').write_text(json.dumps({'tokenizer_class': 'PreTrainedTokenizerFast', 'model_max_length': 1_000_000}))
+    (snap/'config.json').write_text('{}')
+    (repo/'refs').mkdir(exist_ok=True); (repo/'refs'/'main').write_text('0'*40)
+    return model_id
+
+def aiperf_profile(url:str,                      # base URL of the server to drive
+                   out_dir:str|Path,             # AIPerf's artifact directory
+                   concurrency:int=8, requests:int=200, streaming:bool=True,
+                   isl:int=128, osl:int=32,      # prompt and output lengths (prompt in the toy tokenizer's tokens)
+                   model:str='semantic-kv-emulated',
+                   aiperf:str='aiperf',          # the `aiperf` executable (it lives in its own environment)
+                   hf_home:str|Path|None=None,   # where the offline tokenizer is kept (default: out_dir/hf)
+                   timeout_s:float=900)->dict:
+    "Run `aiperf profile` against `url` offline; AIPerf's summary (its JSON export) as a dict"
+    import subprocess
+    out_dir = Path(out_dir); hf = Path(hf_home or out_dir/'hf')
+    tok = aiperf_tokenizer(hf)
+    cmd = [aiperf, 'profile', '-m', model, '--endpoint-type', 'chat', '-u', url, '--concurrency', str(concurrency),
+           '--request-count', str(requests), '--isl', str(isl), '--osl', str(osl), '--random-seed', '1', '--ui-type', 'none',
+           '--no-gpu-telemetry', '--tokenizer', tok, '--use-server-token-count', '--artifact-dir', str(out_dir), *(['--streaming'] if streaming else [])]
+    r = subprocess.run(cmd, env={**os.environ, 'HF_HOME': str(hf), 'HF_HUB_OFFLINE': '1'}, capture_output=True, text=True, timeout=timeout_s)
+    f = out_dir/'profile_export_aiperf.json'
+    if r.returncode or not f.exists(): raise RuntimeError(f"aiperf exited with {r.returncode}: {(r.stderr or r.stdout)[-1500:]}")
+    return json.loads(f.read_text())
+
+def cpu_seconds(pid:int)->float:
+    "CPU time (user + system) used so far by process `pid` and its live descendants (Linux `/proc`)"
+    tick, total, todo = os.sysconf('SC_CLK_TCK'), 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            f = Path(f'/proc/{p}/stat').read_text().rsplit(')', 1)[1].split()
+            total += (int(f[11]) + int(f[12])) / tick
+            for t in Path(f'/proc/{p}/task').iterdir(): todo += [int(c) for c in (t/'children').read_text().split()]
+        except (OSError, IndexError, ValueError): pass
+    return total
 
 # %% ../../nbs/serve/34_router.ipynb #3951ff3c
 def demo(workload:str='shared_system_prompt_high_reuse', # bundled workload
