@@ -201,12 +201,13 @@ class FlakyUpstream:
     def __enter__(self): return self
     def __exit__(self, *a): self.stop()
 
-def _ask(url, stream):
+def _ask(url, stream, rid=None):
     body = {'model': 'm', 'messages': MSGS, 'max_tokens': 1, 'stream': stream}
+    hdr = {'X-Request-ID': rid} if rid else {}
     if not stream:
-        r = httpx.post(url + '/v1/chat/completions', json=body, timeout=10)
+        r = httpx.post(url + '/v1/chat/completions', json=body, timeout=10, headers=hdr)
         return r.status_code, (r.json()['id'] if r.status_code == 200 else r.json()['error']['message'])
-    with httpx.stream('POST', url + '/v1/chat/completions', json=body, timeout=10) as r:
+    with httpx.stream('POST', url + '/v1/chat/completions', json=body, timeout=10, headers=hdr) as r:
         text = b''.join(r.iter_raw())
     assert b'usage' not in text and (r.status_code != 200 or text.endswith(b'data: [DONE]\n\n'))   # the added usage chunk is gone
     return r.status_code, json.loads(text.split(b'\n\n')[0][6:])['id'] if r.status_code == 200 else text
@@ -217,13 +218,14 @@ def test_stale_pooled_connection_is_retried_once_and_recorded_once(tmp_path, mod
     with FlakyUpstream(lambda n: 'ok' if n == 0 else mode) as up:
         p = Proxy(ProxyConfig(up.url, trace_dir=tmp_path/'t.jsonl', redact=False, keepalive_s=60))   # long keep-alive: reuse does not hang on timing
         with Server(p) as s:
-            got = [_ask(s.url, stream) for stream in (False, True, False, False)]  # new, stale (stream), new, stale (not stream)
+            got = [_ask(s.url, stream, f'req-{j}') for j, stream in enumerate((False, True, False, False))]  # new, stale (stream), new, stale (not stream)
         seen = list(up.seen)
     assert [g[0] for g in got] == [200] * 4, got
     assert [(ci, n, a) for ci, n, a, _ in seen] == [(0, 0, 'ok'), (0, 1, mode), (1, 0, 'ok'), (2, 0, 'ok'), (2, 1, mode), (3, 0, 'ok')]
     assert p.counts['retries'] == 2 and p.counts['upstream_errors'] == 0
     recs = records(p)
-    assert len(recs) == 4 and [r['request_id'] for r in recs] == [g[1] for g in got] == ['cmpl-0-0', 'cmpl-1-0', 'cmpl-2-0', 'cmpl-3-0']
+    assert [g[1] for g in got] == ['cmpl-0-0', 'cmpl-1-0', 'cmpl-2-0', 'cmpl-3-0']
+    assert len(recs) == 4 and [r['request_id'] for r in recs] == ['req-0', 'req-1', 'req-2', 'req-3']   # the client's X-Request-ID
     assert all(r['note'] == 'status 200' and r['outcome'] == 'completed' and r['output_tokens'] == 1 for r in recs), recs
 
 def test_no_retry_when_the_upstream_received_the_request(tmp_path):

@@ -43,10 +43,10 @@ async def _load(url, n, conc):
                     async with c.stream('POST', '/v1/chat/completions', json={**body, 'stream': True}) as r:
                         text = b''.join([b async for b in r.aiter_raw()])
                         if r.status_code == 200 and text.endswith(b'data: [DONE]\n\n'):
-                            ids.append(json.loads(text.split(b'\n\n')[0][6:])['id'])
+                            ids.append(r.headers['x-request-id'])
                 else:
                     r = await c.post('/v1/chat/completions', json=body)
-                    if r.status_code == 200: ids.append(r.json()['id'])
+                    if r.status_code == 200: ids.append(r.headers['x-request-id'])   # the proxy's id for it, echoed
         await asyncio.gather(*[one(i) for i in range(n)])
     return ids
 

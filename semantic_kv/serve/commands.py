@@ -106,7 +106,7 @@ def register_cli(sub):
     s.add_argument('--ms-per-token', type=float, default=0.08, help='latency model: ms per uncached prompt token')
     s.add_argument('--attn-ms', type=float, default=0.0, help='latency model: attention term per uncached token per prompt token')
     s.add_argument('--inter-token-latency', type=float, default=10.0, help='ms between generated tokens')
-    s.add_argument('--time-scale', type=float, default=1.0, help='multiplies every modelled delay; 0 answers at once (benchmarks)')
+    s.add_argument('--time-scale', type=float, default=1.0, help='multiplies every modelled delay (at any scale > 0 a stream keeps its inter-token gaps); 0 = no timing at all: no delays, a stream in one write')
     s.add_argument('--max-tokens', type=int, default=16, help='tokens generated when the request does not say')
     s.add_argument('--max-model-len', type=int, default=32768, help='prompt + generated tokens of one request; beyond: 400')
     s.add_argument('--max-body-bytes', type=int, default=32*1024*1024, help='larger request bodies get 413')

@@ -269,6 +269,7 @@ class ProcessTraceWriter:
         self._sf = tempfile.TemporaryFile(); self._sf.truncate(_COUNTERS.size)
         self._stats = mmap.mmap(self._sf.fileno(), _COUNTERS.size)
         self._buf, self._loop, self._ids, self._closed = bytearray(), None, itertools.count(), False
+        self._batch, self._batch_n, self._batch_due = [], 0, False   # frames of this event-loop turn: one pipe write for all of them
         self._start()
 
     def _start(self):
@@ -314,11 +315,28 @@ class ProcessTraceWriter:
         return not self._closed and self._p.poll() is None and len(self._buf) < self.max_buffer
 
     def _send(self, msg)->bool:
+        "Queue one frame: from an event loop, batched until the loop's turn ends (`flush`); otherwise written now"
         if self._closed: return False
-        if self._p.poll() is not None and not self._restart(): return False
         try: data = pickle.dumps(msg, protocol=5)
         except Exception as e: log.warning("trace record dropped: %s", _why(e)); return False
         frame = struct.pack('<I', len(data)) + data
+        try: loop = asyncio.get_running_loop()
+        except RuntimeError: loop = None
+        if loop is None: return self._write_frame(frame)
+        if len(self._buf) + self._batch_n + len(frame) > self.max_buffer: return False
+        self._batch.append(frame); self._batch_n += len(frame)
+        if not self._batch_due: self._batch_due = True; loop.call_soon(self.flush)
+        return True
+
+    def flush(self):
+        "Write the frames batched so far (one `write` to the pipe)"
+        self._batch_due = False
+        if not self._batch: return
+        data = b''.join(self._batch); self._batch.clear(); self._batch_n = 0
+        self._write_frame(data)
+
+    def _write_frame(self, frame:bytes)->bool:
+        if self._p.poll() is not None and not self._restart(): return False
         if self._buf:
             if len(self._buf) + len(frame) > self.max_buffer: return False
             self._buf += frame; return True
@@ -370,6 +388,7 @@ class ProcessTraceWriter:
         "Send what is buffered, close the pipe, wait for the child to write everything and exit"
         if self._closed: return
         if self._p.poll() is not None: self._restart()
+        self.flush()
         self._closed = True
         if self._loop is not None and self._buf:
             try: self._loop.remove_writer(self._w)

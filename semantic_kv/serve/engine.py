@@ -20,7 +20,8 @@ from .boundary import (MAX_BODY_BYTES, MAX_MODEL_LEN, RequestError, error_body, 
 
 # %% auto #0
 __all__ = ['FAILURE_TYPES', 'WORDS', 'ROUTES', 'CHATML', 'FLAGS', 'online_policies', 'EngineConfig', 'engine_config',
-           'generated_words', 'chatml', 'parse_request', 'Engine', 'engine_from_flags']
+           'generated_words', 'chatml', 'parse_request', 'tokenize_body', 'detokenize_body', 'Engine',
+           'engine_from_flags']
 
 # %% ../../nbs/serve/31_engine.ipynb #31engin006
 FAILURE_TYPES = ('rate_limit', 'server_error', 'slow', 'drop')
@@ -44,7 +45,7 @@ class EngineConfig(BaseModel):
     chat_template: Literal['none', 'chatml'] = 'none'  # without `model`: 'chatml' wraps each message in ChatML markers (`CHATML`), 'none' counts the raw text
     latency: LatencyModel = LatencyModel()             # TTFT = latency.ttft(uncached, prompt) ms
     inter_token_latency_ms: float = Field(10.0, ge=0)  # decode time per generated token
-    time_scale: float = Field(1.0, ge=0)               # multiplies every modelled delay; 0 = no waiting at all
+    time_scale: float = Field(1.0, ge=0)               # multiplies every modelled delay (gaps kept at any scale > 0); 0 = no timing at all: a stream in one write
     default_max_tokens: int = Field(16, ge=1)          # when a request sets neither max_tokens nor max_completion_tokens
     max_model_len: int = Field(MAX_MODEL_LEN, ge=1)    # prompt + generated tokens of one request (vLLM's name); beyond: 400
     max_body_bytes: int = Field(MAX_BODY_BYTES, ge=1)  # larger request bodies get 413
@@ -89,6 +90,7 @@ async def _send(send, status:int, body:bytes, ctype:bytes=b'application/json'): 
 class _Drop(Exception): "Injected failure: the connection is cut."
 
 ROUTES = {'/health': ('GET', 'HEAD'), '/version': ('GET', 'HEAD'), '/metrics': ('GET', 'HEAD'), '/v1/models': ('GET', 'HEAD'), '/reset_prefix_cache': ('POST',),
+          '/tokenize': ('POST',), '/detokenize': ('POST',),
           '/v1/chat/completions': ('POST',), '/v1/completions': ('POST',)}
 
 _TOKENIZERS = {}
@@ -138,6 +140,41 @@ def parse_request(raw:bytes,          # the request body
         raise RequestError(400, str(e).splitlines()[0][:500] if isinstance(e, InputError) else describe_error(e)[:500], 'messages' if chat else 'prompt') from None
     check_context(sr.prompt_tokens, mt, max_model_len, chat)
     return body, mt, sr
+
+def tokenize_body(raw:bytes,      # a `/tokenize` request body
+                  tokenizer:str,  # the engine's tokenizer name
+                  max_model_len:int=MAX_MODEL_LEN)->dict:
+    "vLLM's `/tokenize` answer (count, max_model_len, tokens, token_strs) for a body with `prompt` or `messages`"
+    body = parse_json_body(raw)
+    if not isinstance(body, dict): raise RequestError(400, 'expected a JSON object', None)
+    tok = _TOKENIZERS.get(tokenizer) or _TOKENIZERS.setdefault(tokenizer, get_tokenizer(tokenizer))
+    if 'messages' in body:
+        if not isinstance(body['messages'], list) or not body['messages']: raise RequestError(400, 'messages: expected a non-empty list', 'messages')
+        try: sr = segment_request({**chat_view(body), **request_identity(body, {})}, tok, keep_token_ids=True)
+        except ValueError as e: raise RequestError(400, describe_error(e)[:500] if isinstance(e, ValidationError) else str(e).splitlines()[0][:500], 'messages') from None
+        ids = [i for s in sr.segments for i in (s.token_ids or ())]
+    elif isinstance(body.get('prompt'), str): ids = tok.encode(body['prompt'])
+    else: raise RequestError(400, 'prompt: expected a string (or give messages)', 'prompt')
+    return dict(count=len(ids), max_model_len=max_model_len, tokens=list(ids), token_strs=None)
+
+def _decoder(tokenizer:str):
+    "token ids -> text for the engine's tokenizer (the BPE ones and tokenizer.json files); None if it has no decoder"
+    if tokenizer in ('cl100k_base', 'o200k_base'):
+        import bpe_openai; return bpe_openai.get_encoding(tokenizer).decode
+    if str(tokenizer).endswith('.json'):
+        from tokenizers import Tokenizer; return Tokenizer.from_file(str(tokenizer)).decode
+    return None
+
+def detokenize_body(raw:bytes, tokenizer:str, max_model_len:int=MAX_MODEL_LEN)->dict:
+    "vLLM's `/detokenize` answer (`prompt`) for a body with `tokens`"
+    body = parse_json_body(raw)
+    ids = body.get('tokens') if isinstance(body, dict) else None
+    if not isinstance(ids, list) or not all(type(i) is int and 0 <= i < 2**31 for i in ids): raise RequestError(400, 'tokens: expected a list of token ids (integers >= 0)', 'tokens')
+    if len(ids) > max_model_len: raise RequestError(400, f'tokens: {len(ids)} ids, more than max_model_len ({max_model_len})', 'tokens')
+    dec = _TOKENIZERS.get(('decode', tokenizer)) or _TOKENIZERS.setdefault(('decode', tokenizer), _decoder(tokenizer))
+    if dec is None: raise RequestError(400, f'tokens: the tokenizer {tokenizer!r} cannot decode', 'tokens')
+    try: return dict(prompt=dec(ids))
+    except Exception as e: raise RequestError(400, f'tokens: not ids of {tokenizer} ({type(e).__name__})', 'tokens') from None
 
 class Engine:
     "The emulated prefix-caching engine as an ASGI app."
@@ -226,9 +263,18 @@ class Engine:
             if path == '/reset_prefix_cache':
                 ok = self.reset()
                 return await _send(send, 200 if ok else 400, b'' if ok else _err(400, 'requests are running', 'invalid_request_error'))
+            if path in ('/tokenize', '/detokenize'): return await self._tokenize(scope, receive, send, path == '/tokenize')
             try: return await self._complete(scope, receive, send, chat=path.endswith('chat/completions'))
             except _Drop: raise ConnectionAbortedError('injected failure: connection dropped')
         except RequestError as e: return await send_error(send, e)
+
+    async def _tokenize(self, scope, receive, send, encode:bool):
+        "vLLM's `/tokenize` (`prompt`, or `messages` counted as a completion request counts them) and `/detokenize` (`tokens`)"
+        raw = await read_body(receive, self.cfg.max_body_bytes, content_length(scope['headers']))
+        if raw is None: return
+        if self._pool is None: self._pool = ThreadPoolExecutor(2, thread_name_prefix='semantic-kv-engine-parse')
+        out = await asyncio.get_running_loop().run_in_executor(self._pool, tokenize_body if encode else detokenize_body, raw, self.cfg.tokenizer, self.cfg.max_model_len)
+        await _send(send, 200, json.dumps(out).encode())
 
     def _procs(self):
         "A one-worker process pool for large bodies (the segmenter's regular expressions hold the GIL for a whole prompt)"
@@ -334,19 +380,24 @@ class Engine:
         await send({'type': 'http.response.start', 'status': 200, 'headers': [(b'content-type', b'text/event-stream'), (b'cache-control', b'no-cache')]})
         created, model = int(time.time()), c.served_model_name
         obj = 'chat.completion.chunk' if chat else 'text_completion'
-        def ev(choices, **kw): return b'data: ' + json.dumps(dict(id=rid, object=obj, created=created, model=model, choices=choices, **kw)).encode() + b'\n\n'
+        so = body.get('stream_options')
+        so = so if isinstance(so, dict) else {}
+        every = bool(so.get('include_usage') and so.get('continuous_usage_stats'))   # vLLM: usage in every chunk, when asked
+        pt = usage['prompt_tokens']
+        def ev(choices, n=None, **kw):
+            if every and n is not None: kw['usage'] = dict(prompt_tokens=pt, completion_tokens=n, total_tokens=pt + n)
+            return b'data: ' + json.dumps(dict(id=rid, object=obj, created=created, model=model, choices=choices, **kw)).encode() + b'\n\n'
         def piece(w, fin=None): return dict(index=0, delta=dict(content=w), logprobs=None, finish_reason=fin) if chat else dict(index=0, text=w, logprobs=None, finish_reason=fin)
         gap = c.inter_token_latency_ms * c.time_scale / 1000
-        out = [ev([dict(index=0, delta=dict(role='assistant', content=''), logprobs=None, finish_reason=None)])] if chat else []
+        out = [ev([dict(index=0, delta=dict(role='assistant', content=''), logprobs=None, finish_reason=None)], 0)] if chat else []
         for i, w in enumerate(words):
-            out.append(ev([piece(w, 'length' if i == len(words) - 1 else None)]))
+            out.append(ev([piece(w, 'length' if i == len(words) - 1 else None)], i + 1))
             if drop and i >= len(words) // 2:
                 await send({'type': 'http.response.body', 'body': b''.join(out), 'more_body': True}); raise _Drop
             if gap > 0 and i < len(words) - 1:
                 await send({'type': 'http.response.body', 'body': b''.join(out), 'more_body': True}); out = []
                 await asyncio.sleep(gap)
-        so = body.get('stream_options')
-        if isinstance(so, dict) and so.get('include_usage'): out.append(ev([], usage=usage))
+        if so.get('include_usage'): out.append(ev([], usage=usage))
         out.append(b'data: [DONE]\n\n')
         await send({'type': 'http.response.body', 'body': b''.join(out), 'more_body': False})
 

@@ -13,7 +13,7 @@ from .core import TraceWriter, ProcessTraceWriter, observed_fields, log
 
 # %% auto #0
 __all__ = ['check_base_url', 'ProxyConfig', 'SSESplitter', 'has_content', 'event_usage', 'encoded_separator', 'openai_error',
-           'relay_path', 'upstream_headers', 'Proxy', 'app_from_env']
+           'relay_path', 'upstream_headers', 'Proxy', 'request_id', 'app_from_env']
 
 # %% ../../nbs/serve/32_proxy.ipynb #32proxy006
 _TRUE, _FALSE = ('1', 'true', 'yes', 'on'), ('0', 'false', 'no', 'off')
@@ -200,7 +200,9 @@ class Proxy:
         "Close the upstream client and flush the trace (graceful shutdown)"
         for s in (self._session, self._fresh):
             if s is not None: await s.close()
-        if self.writer is not None: await asyncio.get_running_loop().run_in_executor(None, self.writer.close)
+        if self.writer is not None:
+            if hasattr(self.writer, 'flush'): self.writer.flush()     # what this loop batched, from this loop's thread
+            await asyncio.get_running_loop().run_in_executor(None, self.writer.close)
 
     async def _lifespan(self, receive, send):
         while True:
@@ -251,14 +253,15 @@ class Proxy:
         if scope['type'] != 'http': return
         path, method = scope['path'], scope['method']
         if encoded_separator(scope): path = scope.get('raw_path', b'').split(b'?')[0].decode('latin-1')   # matches nothing: 404
-        if path in ('/health', '/ready', '/metrics', *_FORWARD):
-            ok = ('POST',) if path in _FORWARD else ('GET', 'HEAD')
+        if path in ('/health', '/ready', '/metrics', '/reset_prefix_cache', *_FORWARD):
+            ok = ('POST',) if path in _FORWARD or path == '/reset_prefix_cache' else ('GET', 'HEAD')
             if method not in ok:
                 return await _send_bytes(send, 405, openai_error(405, f"method {method} not allowed on {path}", 'invalid_request_error', 'method_not_allowed'),
                                          headers=[(b'allow', ', '.join(ok).encode())])
             if path == '/health': return await _send_bytes(send, 200, b'{"status":"ok"}')
             if path == '/ready': return await self._ready(send)
             if path == '/metrics': return await self._metrics_page(send)
+            if path == '/reset_prefix_cache': return await self._relay_post(scope, send, path)
             return await self._forward(scope, receive, send, path)
         if method == 'GET' and (rp := relay_path(path, scope.get('raw_path'))): return await self._relay_get(scope, send, rp)
         await _send_bytes(send, 404, openai_error(404, f"no route {method} {path[:200]}", 'not_found_error', 'not_found'))
@@ -269,7 +272,7 @@ class Proxy:
         for k, v in scope['headers']:
             if k in _HOP: continue
             fwd.append((k.decode('latin-1'), v.decode('latin-1')))
-            if k in (b'x-session-id', b'x-tenant-id'): low[k.decode()] = _text(v)
+            if k in (b'x-session-id', b'x-tenant-id', b'x-request-id'): low[k.decode()] = _text(v)
         return fwd, low
 
     async def _relay_get(self, scope, send, path):
@@ -284,6 +287,17 @@ class Proxy:
                 status = r.status if 100 <= r.status <= 599 else 502
                 ctype = next((v for k, v in r.raw_headers if k.lower() == b'content-type' and not _BAD_VALUE.search(v)), b'application/json')
                 await _send_bytes(send, status, body if status == r.status else openai_error(502, f'upstream sent an invalid status {r.status}', 'upstream_error', 'upstream_invalid_response'), ctype)
+        except asyncio.TimeoutError: await _send_bytes(send, 504, openai_error(504, 'upstream timed out', 'upstream_error', 'upstream_timeout'))
+        except Exception as e: await _send_bytes(send, 502, openai_error(502, f'upstream unreachable: {type(e).__name__}', 'upstream_error', 'upstream_unreachable'))
+
+    async def _relay_post(self, scope, send, path):
+        "Relay a body-less `POST` (`/reset_prefix_cache`) upstream and its answer back"
+        fwd, _ = self._headers(scope)
+        try:
+            async with (await self._client()).post(self.cfg.upstream + path, headers=fwd) as r:
+                body = await r.read()
+                ctype = next((v for k, v in r.raw_headers if k.lower() == b'content-type' and not _BAD_VALUE.search(v)), b'application/json')
+                await _send_bytes(send, r.status if 200 <= r.status <= 599 else 502, body, ctype)
         except asyncio.TimeoutError: await _send_bytes(send, 504, openai_error(504, 'upstream timed out', 'upstream_error', 'upstream_timeout'))
         except Exception as e: await _send_bytes(send, 502, openai_error(502, f'upstream unreachable: {type(e).__name__}', 'upstream_error', 'upstream_unreachable'))
 
@@ -312,7 +326,7 @@ class Proxy:
         if w is None or h is None: return
         try:
             obs = observed_fields(st['usage'], wall, st['ttft'], (time.perf_counter() - t0)*1000)
-            w.end(h, obs, st['rid'], st['status'], st['error'], outcome=st['outcome'])
+            w.end(h, obs, st['xrid'], st['status'], st['error'], outcome=st['outcome'])
         except Exception as e: self.counts['record_errors'] += 1; log.warning("trace record dropped: %s", type(e).__name__)
 
     async def _forward(self, scope, receive, send, path):
@@ -324,6 +338,8 @@ class Proxy:
         except InputError as e: return await self._error(send, path, 400, f"invalid JSON body: {e}", 'invalid_json')
         if not isinstance(body, dict): return await self._error(send, path, 400, "request body is not a JSON object", 'invalid_json')
         fwd, low = self._headers(scope)
+        rid = request_id(low.get('x-request-id'))
+        if 'x-request-id' not in low: fwd.append(('x-request-id', rid))   # the upstream sees the id the client is told
         w = self.writer
         h = (w.begin(body, low, raw) if isinstance(w, ProcessTraceWriter) else w.begin(body, low)) if w is not None else None
         added = False
@@ -332,7 +348,7 @@ class Proxy:
             if not (isinstance(so, dict) and so.get('include_usage')):
                 raw = _dumps({**body, 'stream_options': {**(so if isinstance(so, dict) else {}), 'include_usage': True}}); added = True
         if not any(k.lower() == 'content-type' for k, _ in fwd): fwd.append(('content-type', 'application/json'))
-        st = dict(path=path, status=502, outcome='upstream_error', error=None, usage=None, ttft=None, rid=None, started=False, recorded=False)
+        st = dict(path=path, status=502, outcome='upstream_error', error=None, usage=None, ttft=None, rid=None, xrid=rid, started=False, recorded=False)
         job = asyncio.ensure_future(self._exchange(send, path, raw, fwd, st, h, wall, t0, added))
         gone = asyncio.ensure_future(receive())     # the body is read: the next message is the client going away
         try:
@@ -357,7 +373,7 @@ class Proxy:
         try:
             async with await self._post(self.cfg.upstream + path, raw, fwd) as r:
                 status = r.status
-                hdrs = upstream_headers(r.raw_headers)
+                hdrs = [(k, v) for k, v in upstream_headers(r.raw_headers) if k != b'x-request-id'] + [(b'x-request-id', st['xrid'].encode())]
                 ctype = next((v for k, v in r.raw_headers if k.lower() == b'content-type' and not _BAD_VALUE.search(v)), b'application/json')
                 if not 100 <= status <= 599 or status < 200:
                     msg = f"upstream sent an invalid status {status}"
@@ -368,20 +384,21 @@ class Proxy:
                     await send({'type': 'http.response.start', 'status': 200, 'headers': [(b'content-type', ctype), *hdrs]}); st['started'] = True
                     sp, tail = SSESplitter(), b''
                     async for data in r.content.iter_any():
+                        if st['ttft'] is not None and not sp.buf and data.endswith(b'\n\n') and b'"usage"' not in data and b'[DONE]' not in data:
+                            await send({'type': 'http.response.body', 'body': data, 'more_body': True}); continue   # whole events, nothing to read: as received
                         out = []
                         for ev in sp.feed(data):
                             if st['rid'] is None and (m := _ID.search(ev)): st['rid'] = m.group(1).decode('utf-8', 'replace')
                             if st['ttft'] is None and has_content(ev): st['ttft'] = (time.perf_counter() - t0)*1000
-                            if st['usage'] is None and b'usage' in ev:
+                            if b'"usage"' in ev:
                                 u, only = event_usage(ev)
                                 if u is not None:
-                                    st['usage'] = u
+                                    st['usage'] = u                   # the last one counts (`continuous_usage_stats` sends one per chunk)
                                     if added and only: continue
                             if ev.startswith(b'data: [DONE]'): tail += ev; continue
                             out.append(ev)
                         if out: await send({'type': 'http.response.body', 'body': b''.join(out), 'more_body': True})
                     st.update(outcome='completed')
-                    self._record(h, st, wall, t0)
                     await send({'type': 'http.response.body', 'body': tail + sp.rest(), 'more_body': False})
                     return
                 data = await r.read()
@@ -392,8 +409,7 @@ class Proxy:
                     except ValueError: pass
                     st['outcome'] = 'completed'
                 else: st['error'] = 'upstream error'
-                self._record(h, st, wall, t0)
-                await _send_bytes(send, status, data, ctype, hdrs)
+                await _send_bytes(send, status, data, ctype, hdrs)   # recorded after relaying (by `_forward`)
         except asyncio.TimeoutError:
             await self._fail(send, st, 504, 'upstream timed out', 'upstream_timeout', 'timeout')
         except (aiohttp.ClientError, OSError) as e:
@@ -403,7 +419,7 @@ class Proxy:
     async def _fail(self, send, st, status, msg, code, outcome):
         st.update(status=status, error=msg, outcome=outcome)
         if st['started']: raise ConnectionAbortedError(msg)   # the client's stream must end as broken, not as complete
-        await _send_bytes(send, status, openai_error(status, msg, 'upstream_error', code))
+        await _send_bytes(send, status, openai_error(status, msg, 'upstream_error', code), headers=[(b'x-request-id', st['xrid'].encode())])
 
     async def _error(self, send, path, status, msg, code):
         self.counts['errors'] += 1; self._count(path, status)
@@ -412,6 +428,7 @@ class Proxy:
     def _count(self, path, status): self.metrics()['requests'].labels(path, str(status)).inc()
 
 # %% ../../nbs/serve/32_proxy.ipynb #32proxy013
+import itertools
 _ID = re.compile(rb'"id"\s*:\s*"([^"]{1,200})"')
 try:
     import orjson
@@ -420,6 +437,17 @@ try:
         except TypeError: return json.dumps(o, ensure_ascii=False).encode()   # integers beyond 64 bits
 except ImportError:   # pragma: no cover
     _dumps = lambda o: json.dumps(o, ensure_ascii=False).encode()
+
+_RID_OK = re.compile(r'^[\x21-\x7e]{1,200}$')
+_rid_prefix, _rid_n = uuid.uuid4().hex[:12], itertools.count()
+
+def request_id(header:str|None,   # the client's `X-Request-ID`
+               body_id=None,      # the body's `request_id`, if any
+              )->str:
+    "The request's id: the client's `X-Request-ID` (or body `request_id`) if it is printable ASCII up to 200 characters, else a new unique one"
+    for v in (header, body_id):
+        if isinstance(v, str) and _RID_OK.match(v): return v
+    return f'{_rid_prefix}-{next(_rid_n)}'
 
 def app_from_env()->Proxy:
     "The proxy configured by `SEMANTICKV_*` environment variables (for `uvicorn semantic_kv.serve.proxy:app_from_env --factory`)"

@@ -14,32 +14,36 @@ from ..routing import make_policy, from_body, ReplicaState, NoReplicaError, ROUT
 
 # %% auto #0
 __all__ = ['DecisionLog', 'default_log_path', 'check_replicas', 'RouterApp', 'serve_in_thread', 'app_from_env', 'workload_calls',
-           'send_all', 'run_sync', 'Fleet', 'demo', 'cmd_router', 'register_cli']
+           'send_all', 'run_sync', 'Fleet', 'aiperf_tokenizer', 'aiperf_profile', 'cpu_seconds', 'demo', 'cmd_router',
+           'register_cli']
 
 # %% ../../nbs/serve/34_router.ipynb #ef6d1e78
 class DecisionLog:
-    "Append JSON lines to `path` from a background thread; at most `max_pending` wait in memory (beyond: counted in `dropped`)"
-    def __init__(self, path:str|Path|None, max_pending:int=10_000):
-        self.path, self.q, self.dropped = Path(path) if path else None, queue.Queue(max_pending), 0
-        self.thread = None
+    "Append JSON lines to `path` from a background thread, in batches: `write` only appends to a list (no wake-up per record); at most `max_pending` records wait in memory (beyond: counted in `dropped`, never grown)"
+    def __init__(self, path:str|Path|None, every_s:float=0.05, # every_s: longest a record waits before it is written
+                 max_pending:int=10_000): # records held for a writer that fell behind the requests
+        self.path, self.every_s, self.max_pending, self.dropped, self.thread = Path(path) if path else None, every_s, max_pending, 0, None
+        self._recs, self._wake, self._stop = [], threading.Event(), False
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.thread = threading.Thread(target=self._run, daemon=True, name='decision-log'); self.thread.start()
     def write(self, rec:dict):
-        if not self.thread: return
-        try: self.q.put_nowait(rec)
-        except queue.Full: self.dropped += 1   # the disk is slower than the requests: drop, never grow
+        if self.thread is None: return
+        if len(self._recs) >= self.max_pending: self.dropped += 1; return   # the disk is slower than the requests: drop, never grow
+        self._recs.append(rec)
+        if len(self._recs) == 1: self._wake.set()
     def _run(self):
         with open(self.path, 'a', encoding='utf-8') as f:
             while True:
-                rec = self.q.get()
-                if rec is None: break
+                self._wake.wait(); self._wake.clear()
+                if not self._stop: time.sleep(self.every_s)     # let a batch gather
+                recs, self._recs = self._recs, []
                 try:
-                    f.write(json.dumps(rec, separators=(',', ':')) + '\n')
-                    if self.q.empty(): f.flush()
-                except OSError: self.dropped += 1
+                    if recs: f.write(''.join(json.dumps(r, separators=(',', ':')) + '\n' for r in recs)); f.flush()
+                except (OSError, TypeError, ValueError): self.dropped += len(recs)
+                if self._stop and not self._recs: break
     def close(self):
-        if self.thread: self.q.put(None); self.thread.join(timeout=5); self.thread = None
+        if self.thread: self._stop = True; self._wake.set(); self.thread.join(timeout=5); self.thread = None
 
 def default_log_path(log_dir:str|Path='outputs/routing')->Path:
     "A new decision-log file name (never overwrites an earlier run)"
@@ -63,11 +67,6 @@ def _replica_down_error(e:BaseException)->bool:
     import httpx
     return isinstance(e, (httpx.ConnectError, httpx.ConnectTimeout))
 
-def _replica_error(e:BaseException)->bool:
-    "Is `e` a failure of the connection to the replica (not of the client's request, not of the router)?"
-    import httpx
-    return isinstance(e, httpx.TransportError) and not isinstance(e, (httpx.LocalProtocolError, httpx.UnsupportedProtocol, httpx.PoolTimeout))
-
 def _text(v:bytes)->str:
     "A header value as text: UTF-8 if it is, else Latin-1"
     try: return v.decode('utf-8')
@@ -83,14 +82,10 @@ def check_replicas(urls, # replica base URLs (a list, or a comma-separated strin
 
 _HOP = {'host', 'content-length', 'connection', 'keep-alive', 'transfer-encoding', 'te', 'upgrade', 'proxy-connection', 'accept-encoding'}
 
-import re
+import re, itertools
+from .proxy import upstream_headers, request_id, _on_reuse, _stale
+_POST_ONLY = ('/v1/chat/completions', '/v1/completions', '/reset_prefix_cache')
 _BAD = re.compile(rb'[\x00-\x08\x0a-\x1f\x7f]')
-
-def _with_raw(resp, headers:list):
-    "`resp` with the replica's headers (bytes as sent) added after its own content-length"
-    names = {k for k, _ in headers}
-    resp.raw_headers = [(k, v) for k, v in resp.raw_headers if k not in names] + headers
-    return resp
 
 class RouterApp:
     "OpenAI-compatible router: decide with a routing policy, pass the response through, fail over"
@@ -120,7 +115,7 @@ class RouterApp:
         self.log = DecisionLog(default_log_path() if log_path == 'auto' else log_path)
         self.health_interval, self.timeout, self.max_attempts = health_interval_s, timeout_s, max_attempts
         self.block_size, self.tokenizer = block_size, tokenizer
-        self.client, self._task, self.n_decisions = None, None, 0
+        self.client, self.session, self._task, self.n_decisions = None, None, None, 0
         self._metrics()
         from starlette.applications import Starlette
         from starlette.routing import Route
@@ -128,9 +123,7 @@ class RouterApp:
         async def json_error(request, exc):
             from starlette.responses import JSONResponse
             return JSONResponse(_err(exc.detail if isinstance(exc.detail, str) else 'error', exc.status_code, 'invalid_request_error'), exc.status_code, headers=exc.headers)
-        self.app = Starlette(exception_handlers={HTTPException: json_error}, routes=[Route('/v1/chat/completions', self.forward, methods=['POST']),
-                                     Route('/v1/completions', self.forward, methods=['POST']),
-                                     Route('/v1/models', self.models, methods=['GET']),
+        self.app = Starlette(exception_handlers={HTTPException: json_error}, routes=[Route('/v1/models', self.models, methods=['GET']),
                                      Route('/health', self.health, methods=['GET']),
                                      Route('/metrics', self.metrics, methods=['GET']),
                                      Route('/router/replicas', self.replicas, methods=['GET'])],
@@ -140,6 +133,9 @@ class RouterApp:
         from semantic_kv.serve.proxy import encoded_separator, openai_error, _send_bytes
         if scope['type'] == 'http' and encoded_separator(scope):   # '/v1/chat%2fcompletions' is not '/v1/chat/completions'
             return await _send_bytes(send, 404, openai_error(404, 'no route (encoded separator in the path)', 'not_found_error', 'not_found'))
+        if scope['type'] == 'http' and (p := scope['path']) in _POST_ONLY:   # the hot path: plain ASGI, no framework
+            if scope['method'] == 'POST': return await (self.reset_prefix_cache if p == '/reset_prefix_cache' else self.forward)(scope, receive, send)
+            return await _send_bytes(send, 405, json.dumps(_err('Method Not Allowed', 405, 'invalid_request_error')).encode(), headers=[(b'allow', b'POST')])
         await self.app(scope, receive, send)
 
     def _metrics(self):
@@ -153,18 +149,23 @@ class RouterApp:
         self.m_dec = Histogram('semantickv_router_decision_seconds', 'Time to decide (block keys + policy)', registry=r,
                                buckets=(5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 5e-2))
         for u in self.urls: self.m_up.labels(u).set(1)
+        self._g_inflight, self._c_pred = [self.m_inflight.labels(u) for u in self.urls], [self.m_pred.labels(u) for u in self.urls]
 
     async def _lifespan(self, app):
         import httpx
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout, connect=2.0),
                                         limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200))
+        import aiohttp
+        tc = aiohttp.TraceConfig(); tc.on_connection_reuseconn.append(_on_reuse)
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=1.5), trace_configs=[tc],   # idle ones closed before a replica's own keep-alive (5 s) does
+            timeout=aiohttp.ClientTimeout(total=None, connect=2.0, sock_read=self.timeout), auto_decompress=False, skip_auto_headers=('User-Agent', 'Accept-Encoding'))
         self._task = asyncio.create_task(self._health_loop())
         try: yield
         finally:
             self._task.cancel()
             try: await self._task
             except (asyncio.CancelledError, Exception): pass
-            await self.client.aclose(); self.log.close()
+            await self.client.aclose(); await self.session.close(); self.log.close()
 
     def _set_up(self, i:int, up:bool):
         v = self.views[i]
@@ -231,104 +232,163 @@ class RouterApp:
         return self.policy.route(rreq, views, time.monotonic()*1000)
 
     def _done(self, rreq, i:int, rec:dict, outcome:str, t0:float):
-        self.views[i].in_flight -= 1; self.m_inflight.labels(self.urls[i]).set(self.views[i].in_flight)
+        "Book-keeping after the answer is relayed: in-flight count, the policy's view, metrics, the decision log"
+        v = self.views[i]; v.in_flight -= 1; self._g_inflight[i].set(v.in_flight)
         self.policy.finished(rreq, i, time.monotonic()*1000)
         self.m_req.labels(self.urls[i], outcome).inc()
         rec.update(outcome=outcome, latency_ms=round((time.perf_counter() - t0)*1000, 3))
         self.log.write(rec)
 
-    async def forward(self, request):
-        "Route and pass through; an unexpected failure is still an OpenAI-shaped error"
-        try: return await self._forward(request)
-        except Exception as e:
-            from starlette.responses import JSONResponse
-            self.m_req.labels('-', f'router_error: {type(e).__name__}').inc()
-            return JSONResponse(_err(f'router error: {type(e).__name__}: {e}', 500), status_code=500)
-
-    async def _forward(self, request):
-        from starlette.responses import JSONResponse, Response, StreamingResponse
-        t0 = time.perf_counter()
-        bad = lambda msg, code=400: JSONResponse(_err(msg, code, 'invalid_request_error'), status_code=code)
-        cl = request.headers.get('content-length', '')
-        if cl.isdigit() and int(cl) > self.max_body_bytes: return bad(f'request body over {self.max_body_bytes} bytes', 413)
+    async def _read(self, scope, receive):
+        "The request body; None if it is over the limit; `ConnectionAbortedError` if the client went away"
+        for k, v in scope['headers']:
+            if k == b'content-length' and v.isdigit() and int(v) > self.max_body_bytes: return None
         parts, n = [], 0
-        async for chunk in request.stream():
-            n += len(chunk); parts.append(chunk)
-            if n > self.max_body_bytes: return bad(f'request body over {self.max_body_bytes} bytes', 413)
-        raw = b''.join(parts)
+        while True:
+            m = await receive()
+            if m['type'] == 'http.disconnect': raise ConnectionAbortedError
+            b = m.get('body', b''); n += len(b)
+            if n > self.max_body_bytes: return None
+            parts.append(b)
+            if not m.get('more_body'): return b''.join(parts)
+
+    async def forward(self, scope, receive, send):
+        "Route one completion request and pass the answer through; an unexpected failure is still an OpenAI-shaped error"
+        t0, st = time.perf_counter(), {'started': False}
+        async def tracked(m):
+            if m['type'] == 'http.response.start': st['started'] = True
+            await send(m)
+        try: await self._forward(scope, receive, tracked, t0)
+        except ConnectionAbortedError: pass
+        except Exception as e:
+            self.m_req.labels('-', f'router_error: {type(e).__name__}').inc()
+            if st['started']: raise
+            await _json(send, 500, _err(f'router error: {type(e).__name__}: {e}', 500))
+
+    async def _forward(self, scope, receive, send, t0):
+        bad = lambda msg, code=400: _json(send, code, _err(msg, code, 'invalid_request_error'))
+        raw = await self._read(scope, receive)
+        if raw is None: return await bad(f'request body over {self.max_body_bytes} bytes', 413)
         try: body = parse_json(raw)
-        except InputError as e: return bad(f'invalid JSON body: {e}')
-        if not isinstance(body, dict): return bad('invalid JSON body: expected a JSON object')
-        hdrs = {k.decode('latin-1').lower(): _text(v) for k, v in request.headers.raw}
+        except InputError as e: return await bad(f'invalid JSON body: {e}')
+        if not isinstance(body, dict): return await bad('invalid JSON body: expected a JSON object')
+        hdrs, fwd = {}, []
+        for k, v in scope['headers']:
+            if k in _IDENT: hdrs[k.decode()] = _text(v)
+            if k not in _HOP_B: fwd.append((k.decode('latin-1'), v.decode('latin-1')))   # the client's bytes, as sent
         try: rreq = from_body(body, self.block_size, self.tokenizer, self.policy.needs_keys, hdrs)
-        except Exception as e: return bad(f'invalid request: {type(e).__name__}: {str(e)[:200]}')
-        rid = hdrs.get('x-request-id') or body.get('request_id') or uuid.uuid4().hex
-        rreq.request_id = rid = str(rid)[:200]
-        stream = body.get('stream') is True
-        headers = [(k, v) for k, v in request.headers.raw if k.decode('latin-1').lower() not in _HOP]   # the client's bytes, as sent
-        tried = set()
+        except Exception as e: return await bad(f'invalid request: {type(e).__name__}: {str(e)[:200]}')
+        rid = request_id(hdrs.get('x-request-id'), body.get('request_id'))
+        if 'x-request-id' not in hdrs: fwd.append(('x-request-id', rid))   # the replica sees the id the client is told
+        rreq.request_id = rid
+        stream, path = body.get('stream') is True, scope['path']
+        tried, stale_retry = set(), True
         while True:
             td = time.perf_counter()
             try: d = self._decide(rreq, tried)
-            except NoReplicaError: return JSONResponse(_err('no replica is up', 503), status_code=503)
+            except NoReplicaError: return await _json(send, 503, _err('no replica is up', 503), rid)
             self.m_dec.observe(time.perf_counter() - td)
             i, url = d.replica, self.urls[d.replica]
-            self.views[i].in_flight += 1; self.m_inflight.labels(url).set(self.views[i].in_flight)
-            self.m_pred.labels(url).inc(d.predicted_tokens)
+            self.views[i].in_flight += 1; self._g_inflight[i].set(self.views[i].in_flight)
+            self._c_pred[i].inc(d.predicted_tokens)
             rec = dict(ts=time.time(), request_id=rid, policy=self.policy_name, replica=url, reason=d.reason,
                        predicted_tokens=d.predicted_tokens, prompt_tokens=rreq.prompt_tokens, session_id=rreq.session_id,
                        tenant_id=rreq.tenant_id, stream=stream, attempt=len(tried) + 1)
-            try:
-                resp = await self.client.send(self.client.build_request('POST', url + request.url.path, content=raw, headers=headers), stream=True)
-            except Exception as e:                     # connection refused, reset, protocol error, ...: nothing was sent back
+            tctx = {'reused': False}
+            try: resp = await self.session.post(url + path, data=raw, headers=fwd, trace_request_ctx=tctx)
+            except Exception as e:                     # refused, reset, timed out, protocol error, ...: nothing was sent back
                 self._done(rreq, i, rec, f'connect_error: {type(e).__name__}', t0)
-                if not _replica_error(e): return JSONResponse(_err(f'request could not be sent: {type(e).__name__}', 400, 'invalid_request_error'), status_code=400)
-                if _replica_down_error(e): self._set_up(i, False)
+                if stale_retry and tctx['reused'] and _stale(e): stale_retry = False; continue   # an idle-closed pooled connection: once more, same choice
+                if not _aio_replica_error(e): return await _json(send, 400, _err(f'request could not be sent: {type(e).__name__}', 400, 'invalid_request_error'), rid)
+                if _aio_down_error(e): self._set_up(i, False)
                 else: self._suspect(i)
                 tried.add(i)
                 if len(tried) >= min(self.max_attempts, len(self.urls)):
-                    return JSONResponse(_err(f'all replicas failed: {type(e).__name__}', 502, 'upstream_error'), status_code=502)
+                    return await _json(send, 502, _err(f'all replicas failed: {type(e).__name__}', 502, 'upstream_error'), rid)
                 self.m_retry.inc(); continue
-            from semantic_kv.serve.proxy import upstream_headers
-            rh = [(k, v) for k, v in upstream_headers(resp.headers.raw) if k.decode() not in _HOP] + [(b'x-semantickv-replica', url.encode())]
-            ctype = next((v for k, v in resp.headers.raw if k.lower() == b'content-type' and not _BAD.search(v)), None)
+            rh = [(k, v) for k, v in upstream_headers(resp.raw_headers) if k not in _HOP_B and k != b'x-request-id'] + \
+                 [(b'x-semantickv-replica', url.encode()), (b'x-request-id', rid.encode())]
+            ctype = next((v for k, v in resp.raw_headers if k.lower() == b'content-type' and not _BAD.search(v)), None)
             if ctype: rh.append((b'content-type', ctype))
-            status = resp.status_code if 200 <= resp.status_code <= 599 else 502
+            status = resp.status if 200 <= resp.status <= 599 else 502
+            if status != resp.status:
+                resp.release(); self._done(rreq, i, rec, str(resp.status), t0)
+                return await _json(send, 502, _err(f'replica sent an invalid status {resp.status}', 502, 'upstream_error'), rid)
             if not stream:
-                try: content = await resp.aread()
+                try: content = await resp.read()
                 except Exception as e:                 # the replica died before its answer was complete
-                    try: await resp.aclose()
-                    except Exception: pass
-                    self._done(rreq, i, rec, f'read_error: {type(e).__name__}', t0)
-                    if not _replica_error(e): return JSONResponse(_err(f'router error: {type(e).__name__}', 500), status_code=500)
+                    resp.release(); self._done(rreq, i, rec, f'read_error: {type(e).__name__}', t0)
+                    if not _aio_replica_error(e): return await _json(send, 500, _err(f'router error: {type(e).__name__}', 500), rid)
                     self._suspect(i); tried.add(i)
                     if len(tried) >= min(self.max_attempts, len(self.urls)):
-                        return JSONResponse(_err(f'all replicas failed: {type(e).__name__}', 502, 'upstream_error'), status_code=502)
+                        return await _json(send, 502, _err(f'all replicas failed: {type(e).__name__}', 502, 'upstream_error'), rid)
                     self.m_retry.inc(); continue
-                await resp.aclose()
-                if resp.status_code == 200:
-                    try: rec['cached_tokens'] = ((json.loads(content).get('usage') or {}).get('prompt_tokens_details') or {}).get('cached_tokens')
-                    except ValueError: pass
-                self._done(rreq, i, rec, str(resp.status_code), t0)
-                if status != resp.status_code: return JSONResponse(_err(f'replica sent an invalid status {resp.status_code}', 502, 'upstream_error'), status_code=502)
-                return _with_raw(Response(content, status), rh)
-            if status != resp.status_code:
-                await resp.aclose(); self._done(rreq, i, rec, str(resp.status_code), t0)
-                return JSONResponse(_err(f'replica sent an invalid status {resp.status_code}', 502, 'upstream_error'), status_code=502)
-            return _with_raw(StreamingResponse(self._relay(resp, rreq, i, rec, t0), status), rh)
+                resp.release()
+                await send({'type': 'http.response.start', 'status': status, 'headers': [(b'content-length', str(len(content)).encode()), *rh]})
+                await send({'type': 'http.response.body', 'body': content})
+                if status == 200 and (m := _CACHED.search(content)): rec['cached_tokens'] = int(m.group(1))   # after the answer is sent
+                return self._done(rreq, i, rec, str(status), t0)
+            return await self._relay(resp, rreq, i, rec, t0, send, receive, status, rh)
 
-    async def _relay(self, resp, rreq, i, rec, t0):
-        "Forward a stream chunk by chunk; an upstream failure ends it with an OpenAI-shaped error event"
-        outcome = str(resp.status_code)
+    async def _relay(self, resp, rreq, i, rec, t0, send, receive, status, rh):
+        "Pass a stream through as its bytes arrive (no copy, no parsing); an upstream failure ends it with an OpenAI-shaped error event"
+        import aiohttp
+        outcome = str(status)
+        async def pump():
+            nonlocal outcome
+            await send({'type': 'http.response.start', 'status': status, 'headers': rh})
+            try:
+                async for data in resp.content.iter_any(): await send({'type': 'http.response.body', 'body': data, 'more_body': True})
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as e:
+                outcome = f'stream_error: {type(e).__name__}'
+                self._suspect(i)
+                await send({'type': 'http.response.body', 'body': ('\n\ndata: ' + json.dumps(_err(f'upstream replica failed mid-stream ({type(e).__name__})', 502, 'upstream_error')) + '\n\ndata: [DONE]\n\n').encode(), 'more_body': True})
+            await send({'type': 'http.response.body', 'body': b'', 'more_body': False})
+        job, gone = asyncio.ensure_future(pump()), asyncio.ensure_future(receive())   # the body is read: the next message is the client leaving
         try:
-            async for chunk in resp.aiter_raw(): yield chunk
-        except Exception as e:
-            outcome = f'stream_error: {type(e).__name__}'
-            if _replica_error(e): self._suspect(i)
-            yield ('\n\ndata: ' + json.dumps(_err(f'upstream replica failed mid-stream ({type(e).__name__})', 502, 'upstream_error')) + '\n\ndata: [DONE]\n\n').encode()
+            await asyncio.wait({job, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if not job.done():                                   # the client went away: stop reading from the replica
+                job.cancel(); outcome = 'client_disconnected'
+                with contextlib.suppress(BaseException): await job
+            else: job.result()
         finally:
-            await resp.aclose()
+            gone.cancel()
+            if not job.done(): job.cancel()
+            resp.release() if outcome == str(status) else resp.close()
             self._done(rreq, i, rec, outcome, t0)
+
+    async def reset_prefix_cache(self, scope, receive, send):
+        "`POST /reset_prefix_cache` sent to every replica that is up; 200 only if each one reset its cache"
+        async def one(u):
+            try:
+                async with self.session.post(u + '/reset_prefix_cache') as r: return r.status
+            except Exception as e: return f'{type(e).__name__}'
+        ups = [u for u, v in zip(self.urls, self.views) if v.up]
+        res = await asyncio.gather(*(one(u) for u in ups))
+        ok = bool(ups) and all(s == 200 for s in res)
+        out = dict(replicas=[dict(url=u, status=s) for u, s in zip(ups, res)])
+        if not ok: out.update(_err('not every replica reset its prefix cache' if ups else 'no replica is up', 503 if not ups else 502, 'upstream_error'))
+        await _json(send, 200 if ok else 503 if not ups else 502, out)
+
+_IDENT = (b'x-session-id', b'x-tenant-id', b'x-request-id')
+_HOP_B = {h.encode() for h in _HOP}
+_CACHED = re.compile(rb'"cached_tokens"\s*:\s*(\d{1,12})')
+async def _json(send, status:int, obj:dict, rid:str|None=None):
+    b = json.dumps(obj).encode()
+    await send({'type': 'http.response.start', 'status': status, 'headers': [(b'content-type', b'application/json'), (b'content-length', str(len(b)).encode()),
+                *([(b'x-request-id', rid.encode())] if rid else [])]})
+    await send({'type': 'http.response.body', 'body': b})
+
+def _aio_down_error(e:BaseException)->bool:
+    "Does `e` say the replica itself cannot be reached (refused, unresolvable, connect timeout)? Only these mark it down at once"
+    import aiohttp
+    return isinstance(e, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError))
+
+def _aio_replica_error(e:BaseException)->bool:
+    "Is `e` a failure of the connection to the replica (not of the client's request, not of the router)?"
+    import aiohttp
+    return isinstance(e, (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, aiohttp.ClientResponseError, asyncio.TimeoutError, OSError)) \
+           and not isinstance(e, aiohttp.InvalidURL)
 
 # %% ../../nbs/serve/34_router.ipynb #91b1b6ba
 def serve_in_thread(app, port:int=0):
@@ -478,6 +538,58 @@ class Fleet:
         for e in self.engines: e.stop()
     def __enter__(self): return self.start()
     def __exit__(self, *a): self.stop()
+
+# %% ../../nbs/serve/34_router.ipynb #34aiperf2
+def aiperf_tokenizer(hf_home:str|Path,           # a Hugging Face home directory (created if missing)
+                     model_id:str='local/tok',   # the id AIPerf is given with `--tokenizer`
+                    )->str:
+    "A small byte-level BPE saved in a Hugging Face cache layout under `hf_home`: AIPerf loads it with `HF_HUB_OFFLINE=1`, no download"
+    from tokenizers import Tokenizer, models, trainers, pre_tokenizers, decoders
+    repo = Path(hf_home)/'hub'/f"models--{model_id.replace('/', '--')}"
+    snap = repo/'snapshots'/('0'*40)
+    if (snap/'tokenizer.json').exists(): return model_id
+    snap.mkdir(parents=True, exist_ok=True)
+    tok = Tokenizer(models.BPE()); tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False); tok.decoder = decoders.ByteLevel()
+    words = 'the a cache block prefix token model request server reply answer short fast simple steady clear local plain small quiet'.split()
+    tok.train_from_iterator([' '.join(words[(i*7 + j) % len(words)] for j in range(50)) for i in range(200)],
+                            trainers.BpeTrainer(vocab_size=300, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    tok.save(str(snap/'tokenizer.json'))
+    (snap/'tokenizer_config.json').write_text(json.dumps({'tokenizer_class': 'PreTrainedTokenizerFast', 'model_max_length': 1_000_000}))
+    (snap/'config.json').write_text('{}')
+    (repo/'refs').mkdir(exist_ok=True); (repo/'refs'/'main').write_text('0'*40)
+    return model_id
+
+def aiperf_profile(url:str,                      # base URL of the server to drive
+                   out_dir:str|Path,             # AIPerf's artifact directory
+                   concurrency:int=8, requests:int=200, streaming:bool=True,
+                   isl:int=128, osl:int=32,      # prompt and output lengths (prompt in the toy tokenizer's tokens)
+                   model:str='semantic-kv-emulated',
+                   aiperf:str='aiperf',          # the `aiperf` executable (it lives in its own environment)
+                   hf_home:str|Path|None=None,   # where the offline tokenizer is kept (default: out_dir/hf)
+                   timeout_s:float=900)->dict:
+    "Run `aiperf profile` against `url` offline; AIPerf's summary (its JSON export) as a dict"
+    import subprocess
+    out_dir = Path(out_dir); hf = Path(hf_home or out_dir/'hf')
+    tok = aiperf_tokenizer(hf)
+    cmd = [aiperf, 'profile', '-m', model, '--endpoint-type', 'chat', '-u', url, '--concurrency', str(concurrency),
+           '--request-count', str(requests), '--isl', str(isl), '--osl', str(osl), '--random-seed', '1', '--ui-type', 'none',
+           '--no-gpu-telemetry', '--tokenizer', tok, '--use-server-token-count', '--artifact-dir', str(out_dir), *(['--streaming'] if streaming else [])]
+    r = subprocess.run(cmd, env={**os.environ, 'HF_HOME': str(hf), 'HF_HUB_OFFLINE': '1'}, capture_output=True, text=True, timeout=timeout_s)
+    f = out_dir/'profile_export_aiperf.json'
+    if r.returncode or not f.exists(): raise RuntimeError(f"aiperf exited with {r.returncode}: {(r.stderr or r.stdout)[-1500:]}")
+    return json.loads(f.read_text())
+
+def cpu_seconds(pid:int)->float:
+    "CPU time (user + system) used so far by process `pid` and its live descendants (Linux `/proc`)"
+    tick, total, todo = os.sysconf('SC_CLK_TCK'), 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            f = Path(f'/proc/{p}/stat').read_text().rsplit(')', 1)[1].split()
+            total += (int(f[11]) + int(f[12])) / tick
+            for t in Path(f'/proc/{p}/task').iterdir(): todo += [int(c) for c in (t/'children').read_text().split()]
+        except (OSError, IndexError, ValueError): pass
+    return total
 
 # %% ../../nbs/serve/34_router.ipynb #3951ff3c
 def demo(workload:str='shared_system_prompt_high_reuse', # bundled workload
