@@ -108,7 +108,7 @@ class RouterApp:
         timeout_s = check_number(timeout_s, 'timeout', lo=0, lo_open=True)
         self.max_body_bytes = check_number(max_body_bytes, 'max_body_bytes', integer=True, lo=1)
         if policy_params is not None and not isinstance(policy_params, dict): raise InputError(f"policy_params: expected a JSON object, got {type(policy_params).__name__}")
-        self.policy_name = policy
+        self.policy_name, self.policy_params = policy, policy_params
         try: self.policy = make_policy(policy, len(self.urls), **(policy_params or {}))
         except (TypeError, ValueError) as e:
             if isinstance(e, InputError) and str(e).startswith(('policy:', 'replicas:')): raise
@@ -134,6 +134,9 @@ class RouterApp:
                                      Route('/router/replicas', self.replicas, methods=['GET'])],
                              lifespan=contextlib.asynccontextmanager(self._lifespan))
         self.app.router.redirect_slashes = False        # '/v1/chat/completions/' is a JSON 404, not a redirect
+        from semantic_kv.serve.kv_events import worker_routes
+        self.app.router.routes.extend(worker_routes(self))   # /add_worker, /remove_worker, /list_workers, /router/kv_events
+        self.removed, self.kv = set(), None             # removed workers' slots; a `kv_events.RouterEvents` (KV events in)
     async def __call__(self, scope, receive, send):
         from semantic_kv.serve.proxy import encoded_separator, openai_error, _send_bytes
         if scope['type'] == 'http' and encoded_separator(scope):   # '/v1/chat%2fcompletions' is not '/v1/chat/completions'
@@ -157,11 +160,13 @@ class RouterApp:
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout, connect=2.0),
                                         limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200))
         self._task = asyncio.create_task(self._health_loop())
+        if self.kv is not None: await self.kv.start()
         try: yield
         finally:
             self._task.cancel()
             try: await self._task
             except (asyncio.CancelledError, Exception): pass
+            if self.kv is not None: await self.kv.stop()
             await self.client.aclose(); self.log.close()
 
     def _set_up(self, i:int, up:bool):
@@ -196,7 +201,7 @@ class RouterApp:
 
     async def _health_loop(self):
         while True:
-            await asyncio.gather(*(self.check(i) for i in range(len(self.urls))))
+            await asyncio.gather(*(self.check(i) for i in range(len(self.urls)) if i not in self.removed))
             await asyncio.sleep(self.health_interval)
 
     async def health(self, request):
@@ -225,6 +230,7 @@ class RouterApp:
         return JSONResponse(_err('no replica is up', 503), status_code=503)
 
     def _decide(self, rreq, tried:set):
+        if self.kv is not None: self.kv.before()
         views = self.views if not tried else [ReplicaState(v.name, up=False) if i in tried else v for i, v in enumerate(self.views)]
         return self.policy.route(rreq, views, time.monotonic()*1000)
 
@@ -276,6 +282,7 @@ class RouterApp:
             rec = dict(ts=time.time(), request_id=rid, policy=self.policy_name, replica=url, reason=d.reason,
                        predicted_tokens=d.predicted_tokens, prompt_tokens=rreq.prompt_tokens, session_id=rreq.session_id,
                        tenant_id=rreq.tenant_id, stream=stream, attempt=len(tried) + 1)
+            if self.kv is not None: rec['view'] = self.kv.after(i, d, rreq)   # which view decided
             try:
                 resp = await self.client.send(self.client.build_request('POST', url + request.url.path, content=raw, headers=headers), stream=True)
             except Exception as e:                     # connection refused, reset, protocol error, ...: nothing was sent back
@@ -518,6 +525,10 @@ def cmd_router(a):
     except InputError as e:
         msg = str(e)
         raise InputError('--policy-params' + msg[len('policy_params'):] if msg.startswith('policy_params') else msg) from None
+    if a.kv_events:
+        from semantic_kv.serve.kv_events import RouterEvents, parse_event_endpoints
+        check_number(a.kv_events_stale, '--kv-events-stale', lo=0.01, hi=3600)
+        app.kv = RouterEvents(app, parse_event_endpoints(a.kv_events, '--kv-events'), a.kv_events_stale)
     print(f'semantic-kv router: {policy} over {len(reps)} replicas on http://{a.host}:{a.port}; decisions -> {app.log.path}', flush=True)
     uvicorn.run(app, host=a.host, port=a.port, log_level='warning')
     return 0
@@ -535,4 +546,7 @@ def register_cli(sub):
     s.add_argument('--workload', default='shared_system_prompt_high_reuse', help='workload for --demo')
     s.add_argument('--n-replicas', type=int, default=3, help='replicas for --demo')
     s.add_argument('--requests', type=int, default=120, help='requests for --demo')
+    s.add_argument('--kv-events', action='append', default=None, metavar='URL=tcp://HOST:PORT[,tcp://HOST:REPLAY]',
+                   help="subscribe to replica URL's KV events (repeat per replica); the policy (semantic_locality, dynamo_kv, llm_d) then decides from them")
+    s.add_argument('--kv-events-stale', type=float, default=5.0, help='seconds an expected event may be missing before a replica falls back to the approximate view')
     s.set_defaults(fn=cmd_router)

@@ -1,0 +1,180 @@
+"""KV events: a real `semantic-kv engine --kv-events` process on loopback, read by a subscriber written from vLLM's
+published example (`examples/online_serving/kv_events_subscriber.py`) and schema (`vllm/distributed/kv_events.py`):
+the structs below are defined here, not imported from SemanticKV."""
+import time
+import pytest
+zmq = pytest.importorskip('zmq'); msgspec = pytest.importorskip('msgspec')
+from typing import Any, Optional, Union
+from semantic_kv.serve.core import ServerProcess, free_port
+
+# --- vLLM's schema (vllm/distributed/kv_events.py) ---
+class EventBatch(msgspec.Struct, array_like=True, omit_defaults=True, gc=False):
+    ts: float
+    events: list[Any]
+    data_parallel_rank: Optional[int] = None
+
+class KVCacheEvent(msgspec.Struct, array_like=True, omit_defaults=True, gc=False, tag=True):
+    "Base class for all KV cache-related events"
+
+class BlockStored(KVCacheEvent):
+    block_hashes: list[Union[bytes, int]]
+    parent_block_hash: Optional[Union[bytes, int]]
+    token_ids: list[int]
+    block_size: int
+    lora_id: Optional[int]
+    medium: Optional[str]
+
+class BlockRemoved(KVCacheEvent):
+    block_hashes: list[Union[bytes, int]]
+    medium: Optional[str]
+
+class AllBlocksCleared(KVCacheEvent):
+    pass
+
+class KVEventBatch(EventBatch):
+    events: list[Union[BlockStored, BlockRemoved, AllBlocksCleared]]
+
+decoder = msgspec.msgpack.Decoder(type=KVEventBatch)
+
+def recv_all(sub, until, timeout=10.0):
+    "(seq, KVEventBatch) messages until `until(batches)` holds"
+    out, end = [], time.monotonic() + timeout
+    while time.monotonic() < end and not until(out):
+        if sub.poll(50):
+            topic, seq, payload = sub.recv_multipart()
+            out.append((int.from_bytes(seq, 'big'), decoder.decode(payload)))
+    return out
+
+def post(url, path, body=None):
+    import httpx
+    return httpx.post(url + path, json=body, timeout=30)
+
+@pytest.fixture
+def engine():
+    pub, rep = free_port(), free_port()
+    e = ServerProcess('engine', '--num-blocks', '8', '--time-scale', '0', '--kv-events', f'tcp://127.0.0.1:{pub}',
+                      '--kv-events-replay', f'tcp://127.0.0.1:{rep}', '--kv-events-topic', 'kv-events').start()
+    ctx = zmq.Context()
+    sub = ctx.socket(zmq.SUB); sub.connect(f'tcp://127.0.0.1:{pub}'); sub.setsockopt_string(zmq.SUBSCRIBE, 'kv-events')
+    time.sleep(0.3)   # the slow-joiner: a SUB misses what is sent before its subscription arrives
+    try: yield e, sub, ctx, rep
+    finally:
+        sub.close(linger=0); ctx.term(); e.stop()
+
+def test_round_trip(engine):
+    e, sub, ctx, rep = engine
+    text = ' '.join(f'word{i}' for i in range(60))        # about 120 tokens: several full 16-token blocks
+    r = post(e.url, '/v1/completions', dict(model='semantic-kv-emulated', prompt=text, max_tokens=1))
+    assert r.status_code == 200
+    msgs = recv_all(sub, lambda b: any(isinstance(ev, BlockStored) for _, m in b for ev in m.events))
+    stored = [ev for _, m in msgs for ev in m.events if isinstance(ev, BlockStored)]
+    assert stored, msgs
+    s = stored[0]
+    assert s.parent_block_hash is None and s.block_size == 16 and s.medium == 'GPU' and s.lora_id is None
+    assert len(s.token_ids) == 16*len(s.block_hashes) and len(s.block_hashes) == r.json()['usage']['prompt_tokens'] // 16
+    # the same prompt again: all hits, no event; a different prompt over capacity (8 blocks) evicts: BlockRemoved
+    other = ' '.join(f'other{i}' for i in range(60))
+    assert post(e.url, '/v1/completions', dict(model='semantic-kv-emulated', prompt=other, max_tokens=1)).status_code == 200
+    msgs += recv_all(sub, lambda b: any(isinstance(ev, BlockRemoved) for _, m in b for ev in m.events))
+    removed = [h for _, m in msgs for ev in m.events if isinstance(ev, BlockRemoved) for h in ev.block_hashes]
+    assert removed and set(removed) <= set(s.block_hashes)
+    assert post(e.url, '/reset_prefix_cache').status_code == 200
+    msgs += recv_all(sub, lambda b: any(isinstance(ev, AllBlocksCleared) for _, m in b for ev in m.events))
+    assert any(isinstance(ev, AllBlocksCleared) for _, m in msgs for ev in m.events)
+    seqs = [q for q, _ in msgs]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))   # consecutive sequence numbers
+
+    # replay, as the example's REQ client asks for it (a DEALER reads every reply): from the first sequence number
+    d = ctx.socket(zmq.DEALER); d.connect(f'tcp://127.0.0.1:{rep}')
+    d.send_multipart((b'', (seqs[0]).to_bytes(8, 'big')))
+    got = []
+    while d.poll(2000):
+        _, sq, payload = d.recv_multipart()
+        if not payload: assert int.from_bytes(sq, 'big', signed=True) == -1; break
+        got.append((int.from_bytes(sq, 'big'), decoder.decode(payload)))
+    d.close(linger=0)
+    assert [q for q, _ in got] == seqs and [m.events for _, m in got] == [m.events for _, m in msgs]
+
+def test_bad_endpoint():
+    import subprocess, sys
+    r = subprocess.run([sys.executable, '-c', 'import sys; from semantic_kv.cli import main; sys.exit(main())', 'engine', '--kv-events', 'http://x'],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and '--kv-events' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+
+def _log_records(router_log_dir):
+    import json, pathlib
+    return [json.loads(l) for f in pathlib.Path(router_log_dir).glob('*.jsonl') for l in f.read_text().splitlines() if l.strip()]
+
+def test_router_events_and_workers(tmp_path):
+    "Two engines publishing events; the router decides from them, falls back when they stop, and adds/removes workers"
+    import httpx
+    ports = [(free_port(), free_port()) for _ in range(2)]
+    engines = [ServerProcess('engine', '--num-blocks', '64', '--time-scale', '0', '--kv-events', f'tcp://127.0.0.1:{p}',
+                             '--kv-events-replay', f'tcp://127.0.0.1:{r}') for p, r in ports]
+    router = None
+    try:
+        for e in engines: e.start()
+        ev = [f'{e.url}=tcp://127.0.0.1:{p},tcp://127.0.0.1:{r}' for e, (p, r) in zip(engines, ports)]
+        router = ServerProcess('router', '--replicas', engines[0].url, '--policy', 'semantic_locality', '--log-dir', str(tmp_path),
+                               '--kv-events', ev[0], '--kv-events-stale', '1').start()
+        time.sleep(0.5)
+        text = ' '.join(f'w{i}' for i in range(200))
+        b = dict(model='semantic-kv-emulated', prompt=text, max_tokens=1)
+        assert httpx.post(router.url + '/v1/completions', json=b, timeout=30).status_code == 200
+        time.sleep(0.5)
+        st = httpx.get(router.url + '/router/kv_events').json()
+        assert st[0]['live'] and st[0]['blocks'] > 0 and st[0]['gaps'] == 0, st
+        # workers: bad url, unknown url, add with events, list, remove
+        assert httpx.post(router.url + '/add_worker', params=dict(url='ftp://x')).status_code == 400
+        r = httpx.post(router.url + '/add_worker')
+        assert r.status_code == 400 and r.json()['error']['param'] == 'url'
+        assert httpx.post(router.url + '/remove_worker', params=dict(url='http://127.0.0.1:9')).status_code == 404
+        r = httpx.post(router.url + '/add_worker', params=dict(url=engines[1].url, kv_events=f'tcp://127.0.0.1:{ports[1][0]}',
+                                                                kv_events_replay=f'tcp://127.0.0.1:{ports[1][1]}'))
+        assert r.status_code == 200 and r.json()['kv_events'] and r.json()['up'], r.text
+        assert httpx.post(router.url + '/add_worker', params=dict(url=engines[1].url)).status_code == 400   # already there
+        assert httpx.get(router.url + '/list_workers').json()['urls'] == [engines[0].url, engines[1].url]
+        time.sleep(0.5)
+        # the same prompt goes where the events say it is cached
+        r = httpx.post(router.url + '/v1/completions', json=b, timeout=30)
+        assert r.headers['x-semantickv-replica'] == engines[0].url and r.json()['usage']['prompt_tokens_details']['cached_tokens'] > 0
+        assert httpx.post(router.url + '/remove_worker', params=dict(url=engines[0].url)).status_code == 200
+        assert httpx.get(router.url + '/list_workers').json()['urls'] == [engines[1].url]
+        r = httpx.post(router.url + '/v1/completions', json=b, timeout=30)
+        assert r.headers['x-semantickv-replica'] == engines[1].url
+        time.sleep(0.5)
+        recs = [x for x in _log_records(tmp_path) if 'request_id' in x]
+        assert [x['view'] for x in recs] == ['events']*3, recs
+    finally:
+        if router: router.stop()
+        for e in engines: e.stop()
+
+def test_router_falls_back_when_events_stop(tmp_path):
+    "An engine whose events never arrive (wrong endpoint): after the staleness timeout its decisions use the approximate view"
+    import httpx
+    e = ServerProcess('engine', '--num-blocks', '64', '--time-scale', '0').start()   # publishes nothing
+    router = None
+    try:
+        router = ServerProcess('router', '--replicas', e.url, '--policy', 'dynamo_kv', '--log-dir', str(tmp_path),
+                               '--kv-events', f'{e.url}=tcp://127.0.0.1:{free_port()}', '--kv-events-stale', '0.3').start()
+        for j in range(3):
+            b = dict(model='semantic-kv-emulated', prompt=' '.join(f'q{j}x{i}' for i in range(100)), max_tokens=1)
+            assert httpx.post(router.url + '/v1/completions', json=b, timeout=30).status_code == 200
+            time.sleep(0.5)
+        recs = [x for x in _log_records(tmp_path) if 'request_id' in x]
+        assert [x['view'] for x in recs] == ['events', 'approximate', 'approximate'], recs
+        assert httpx.get(router.url + '/router/kv_events').json()[0]['live'] is False
+    finally:
+        if router: router.stop()
+        e.stop()
+
+def test_router_cli_errors():
+    import subprocess, sys
+    def run(*a): return subprocess.run([sys.executable, '-c', 'import sys; from semantic_kv.cli import main; sys.exit(main())', 'router', *a],
+                                       capture_output=True, text=True, timeout=60)
+    r = run('--replicas', 'http://127.0.0.1:9', '--policy', 'round_robin', '--kv-events', 'http://127.0.0.1:9=tcp://127.0.0.1:5557')
+    assert r.returncode == 2 and 'cannot use KV events' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    r = run('--replicas', 'http://127.0.0.1:9', '--policy', 'llm_d', '--kv-events', 'http://127.0.0.1:8=tcp://127.0.0.1:5557')
+    assert r.returncode == 2 and 'not one of --replicas' in r.stderr, r.stderr
+    r = run('--replicas', 'http://127.0.0.1:9', '--policy', 'llm_d', '--kv-events', 'nonsense')
+    assert r.returncode == 2 and '--kv-events: expected URL=' in r.stderr, r.stderr
