@@ -82,7 +82,7 @@ class KVEventPublisher:
         import zmq
         self.endpoint, self.replay_endpoint = _check_endpoint(endpoint, '--kv-events'), replay_endpoint and _check_endpoint(replay_endpoint, '--kv-events-replay')
         self.B, self.topic, self.interval, self.medium, self.hwm = block_size, topic.encode(), interval_s, medium, hwm
-        self.pending = collections.deque()            # (evicted keys, admitted keys, all keys, segmented request) or None (cleared)
+        self.pending = collections.deque()            # (evicted keys, admitted keys, hit blocks, all keys, segmented request) or None (cleared)
         self.buffer = collections.deque(maxlen=buffer_steps)
         self.seq, self.n_events, self.n_batches = 0, 0, 0
         self._stop, self._ready, self._error = threading.Event(), threading.Event(), None
@@ -92,7 +92,7 @@ class KVEventPublisher:
 
     def note(self, h, br, sr):
         "Record what request handle `h` stored and evicted (called on the request path: one append, conversion happens later)"
-        if h.admitted or h.evicted: self.pending.append((h.evicted, h.admitted, br.keys, sr))
+        if h.admitted or h.evicted: self.pending.append((h.evicted, h.admitted, h.hit_blocks, br.keys, sr))
     def cleared(self): self.pending.append(None)
 
     def _events(self, items)->list:
@@ -100,12 +100,16 @@ class KVEventPublisher:
         out, B, med = [], self.B, self.medium
         for it in items:
             if it is None: out.append(cleared_event()); continue
-            ev, ad, keys, sr = it
+            ev, ad, i, keys, sr = it                 # the stored blocks follow the hit prefix: keys[i:i+len(ad)]
             if ev: out.append(removed_event(list(ev), med))
             if ad:
-                i = keys.index(ad[0])
-                ids = [t for s in sr.segments if s.token_count > 0 for t in (s.token_ids or ())]
-                out.append(stored_event(list(ad), keys[i-1] if i else None, ids[i*B:(i + len(ad))*B], B, None, med))
+                lo, hi, off, ids = i*B, (i + len(ad))*B, 0, []
+                for s in sr.segments:                # the token ids of blocks i.. only
+                    t = s.token_ids or () if s.token_count > 0 else ()
+                    if off + len(t) > lo: ids.extend(t[max(0, lo - off):hi - off])
+                    off += len(t)
+                    if off >= hi: break
+                out.append(stored_event(list(ad), keys[i-1] if i else None, ids, B, None, med))
         return out
 
     def _loop(self):
