@@ -56,10 +56,11 @@ def decode_batch(payload:bytes, where:str='batch')->dict:
 
 
 # %% auto #0
-__all__ = ['MEDIUM_GPU', 'EVENT_TAGS', 'END_SEQ', 'EVENT_POLICIES', 'stored_event', 'removed_event', 'cleared_event',
-           'encode_batch', 'decode_batch', 'KVEventPublisher', 'attach_publisher', 'as_cache_events', 'EventView',
-           'EventSemanticLocality', 'EventDynamoKV', 'EventLlmd', 'event_policy', 'parse_event_endpoints',
-           'RouterEvents', 'add_worker', 'remove_worker', 'worker_routes']
+__all__ = ['MEDIUM_GPU', 'EVENT_TAGS', 'END_SEQ', 'EVENT_POLICIES', 'RECORD_FORMAT', 'stored_event', 'removed_event',
+           'cleared_event', 'encode_batch', 'decode_batch', 'KVEventPublisher', 'attach_publisher', 'as_cache_events',
+           'EventView', 'EventSemanticLocality', 'EventDynamoKV', 'EventLlmd', 'event_policy', 'parse_event_endpoints',
+           'RouterEvents', 'add_worker', 'remove_worker', 'worker_routes', 'record', 'read_record', 'cmd_kv_events',
+           'register_cli']
 
 # %% ../../nbs/serve/37_kv_events.ipynb #37kvev008
 def _check_endpoint(ep:str, flag:str)->str:
@@ -442,4 +443,92 @@ def worker_routes(app)->list:
     async def kv(request): return _json(app.kv.status() if app.kv is not None else [])
     return [Route('/add_worker', add, methods=['POST']), Route('/remove_worker', remove, methods=['POST']),
             Route('/list_workers', workers, methods=['GET']), Route('/router/kv_events', kv, methods=['GET'])]
+
+
+# %% ../../nbs/serve/37_kv_events.ipynb #37kvev031
+RECORD_FORMAT = """One JSON object per line, one line per event batch received, in arrival order:
+{"seq": sequence number, "ts": the batch's ts (engine clock, s), "received_ts": recorder clock (s), "topic": str,
+ "data_parallel_rank": int or null,
+ "events": [{"type": "BlockStored", "block_hashes": [...], "parent_block_hash": h or null, "token_ids": [...],
+             "block_size": int, "lora_id": int or null, "medium": str or null},
+            {"type": "BlockRemoved", "block_hashes": [...], "medium": str or null},
+            {"type": "AllBlocksCleared"}]}
+A block hash is a JSON integer (vLLM with int hashes, SGLang, SemanticKV) or a hex string "0x..." (vLLM's bytes hashes)."""
+
+def _jsonable(v):
+    if isinstance(v, bytes): return '0x' + v.hex()
+    if isinstance(v, list): return [_jsonable(x) for x in v]
+    if isinstance(v, dict): return {k: _jsonable(x) for k, x in v.items()}
+    return v
+
+def record(endpoint:str,                    # the engine's PUB endpoint, tcp://HOST:PORT
+           out:str,                         # JSONL file to write (`RECORD_FORMAT`)
+           duration:float|None=None,        # seconds to record (None: until interrupted or `max_batches`)
+           topic:str='',                    # topic prefix to subscribe to ('' = all)
+           max_batches:int|None=None,
+           ready=None)->dict:               # a `threading.Event` set once subscribed (tests)
+    "Record an engine's KV event stream into a JSONL file; returns counts (batches, events, missed sequence numbers, undecodable)"
+    import zmq
+    _check_endpoint(endpoint, '--endpoint')
+    ctx = zmq.Context(); sub = ctx.socket(zmq.SUB); sub.setsockopt(zmq.LINGER, 0); sub.setsockopt(zmq.RCVHWM, 0)
+    sub.setsockopt(zmq.SUBSCRIBE, topic.encode()); sub.connect(endpoint)
+    st = dict(batches=0, events=0, missed=0, undecodable=0, out=str(out))
+    end, last = None if duration is None else time.monotonic() + duration, -1
+    try:
+        with open(out, 'w') as f:
+            if ready is not None: ready.set()
+            while (end is None or time.monotonic() < end) and (max_batches is None or st['batches'] < max_batches):
+                if not sub.poll(100): continue
+                fr = sub.recv_multipart()
+                if len(fr) != 3: st['undecodable'] += 1; continue
+                seq = int.from_bytes(fr[1], 'big')
+                try: b = decode_batch(fr[2], f'seq {seq}')
+                except InputError: st['undecodable'] += 1; continue
+                if last >= 0 and seq > last + 1: st['missed'] += seq - last - 1
+                last = seq
+                f.write(json.dumps(dict(seq=seq, ts=b['ts'], received_ts=time.time(), topic=fr[0].decode('utf-8', 'replace'),
+                                        data_parallel_rank=b['data_parallel_rank'], events=_jsonable(b['events']))) + '\n')
+                f.flush(); st['batches'] += 1; st['events'] += len(b['events'])
+    except KeyboardInterrupt: pass
+    finally: sub.close(); ctx.term()
+    return st
+
+def read_record(path:str)->list:
+    "The batches of a recorded file; a bad line is an `InputError` naming the file, line and field"
+    out = []
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip(): continue
+            try: o = json.loads(line)
+            except ValueError as e: raise InputError(f"{path}:{n}: not JSON ({e.msg})") from None
+            if not isinstance(o, dict): raise InputError(f"{path}:{n}: expected a JSON object")
+            for k, t in (('seq', int), ('ts', (int, float)), ('events', list)):
+                if not isinstance(o.get(k), t) or isinstance(o.get(k), bool): raise InputError(f"{path}:{n}: field {k!r} missing or of the wrong type")
+            for j, e in enumerate(o['events']):
+                if not isinstance(e, dict) or e.get('type') not in EVENT_TAGS: raise InputError(f"{path}:{n}: events[{j}].type: expected one of {', '.join(EVENT_TAGS)}")
+                if e['type'] != 'AllBlocksCleared' and not isinstance(e.get('block_hashes'), list): raise InputError(f"{path}:{n}: events[{j}].block_hashes: expected a list")
+            out.append(o)
+    return out
+
+def cmd_kv_events(a):
+    "Record a vLLM- or SGLang-compatible KV event stream (ZeroMQ) into a documented JSONL file"
+    if a.duration is not None and not a.duration > 0: raise InputError(f"--duration: expected a positive number of seconds, got {a.duration}")
+    from semantic_kv.inputs import check_output_root
+    from pathlib import Path
+    check_output_root(Path(a.out).parent, '--out')
+    st = record(a.endpoint, a.out, a.duration, a.topic)
+    print(f"recorded {st['batches']} batches ({st['events']} events, {st['missed']} missed sequence numbers) to {st['out']}")
+    return 0
+
+def register_cli(sub):
+    "Add `kv-events record` to the `semantic-kv` subcommands"
+    s = sub.add_parser('kv-events', help='KV cache events: record a stream', description=cmd_kv_events.__doc__)
+    ss = s.add_subparsers(dest='kv_cmd', required=True)
+    r = ss.add_parser('record', help=cmd_kv_events.__doc__, description=cmd_kv_events.__doc__ + '.\n\n' + RECORD_FORMAT,
+                      formatter_class=__import__('argparse').RawDescriptionHelpFormatter)
+    r.add_argument('--endpoint', required=True, help="the engine's event PUB endpoint, tcp://HOST:PORT (vLLM's default port: 5557)")
+    r.add_argument('--out', required=True, help='JSONL file to write')
+    r.add_argument('--duration', type=float, default=None, help='seconds to record (default: until Ctrl-C)')
+    r.add_argument('--topic', default='', help="topic prefix to subscribe to (default: all)")
+    r.set_defaults(fn=cmd_kv_events)
 
