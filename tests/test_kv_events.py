@@ -101,6 +101,14 @@ def test_bad_endpoint():
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and '--kv-events' in r.stderr and 'Traceback' not in r.stderr, r.stderr
 
+def until(get, ok, timeout=10.0):
+    "Poll `get()` until `ok` holds for its value (or the timeout passes); the last value"
+    end = time.monotonic() + timeout
+    while True:
+        v = get()
+        if ok(v) or time.monotonic() > end: return v
+        time.sleep(0.1)
+
 def _log_records(router_log_dir):
     import json, pathlib
     return [json.loads(l) for f in pathlib.Path(router_log_dir).glob('*.jsonl') for l in f.read_text().splitlines() if l.strip()]
@@ -121,8 +129,7 @@ def test_router_events_and_workers(tmp_path):
         text = ' '.join(f'w{i}' for i in range(200))
         b = dict(model='semantic-kv-emulated', prompt=text, max_tokens=1)
         assert httpx.post(router.url + '/v1/completions', json=b, timeout=30).status_code == 200
-        time.sleep(0.5)
-        st = httpx.get(router.url + '/router/kv_events').json()
+        st = until(lambda: httpx.get(router.url + '/router/kv_events').json(), lambda st: st[0]['blocks'] > 0)
         assert st[0]['live'] and st[0]['blocks'] > 0 and st[0]['gaps'] == 0, st
         # workers: bad url, unknown url, add with events, list, remove
         assert httpx.post(router.url + '/add_worker', params=dict(url='ftp://x')).status_code == 400
@@ -142,8 +149,7 @@ def test_router_events_and_workers(tmp_path):
         assert httpx.get(router.url + '/list_workers').json()['urls'] == [engines[1].url]
         r = httpx.post(router.url + '/v1/completions', json=b, timeout=30)
         assert r.headers['x-semantickv-replica'] == engines[1].url
-        time.sleep(0.5)
-        recs = [x for x in _log_records(tmp_path) if 'request_id' in x]
+        recs = until(lambda: [x for x in _log_records(tmp_path) if 'request_id' in x], lambda r: len(r) == 3)
         assert [x['view'] for x in recs] == ['events']*3, recs
     finally:
         if router: router.stop()
@@ -161,7 +167,7 @@ def test_router_falls_back_when_events_stop(tmp_path):
             b = dict(model='semantic-kv-emulated', prompt=' '.join(f'q{j}x{i}' for i in range(100)), max_tokens=1)
             assert httpx.post(router.url + '/v1/completions', json=b, timeout=30).status_code == 200
             time.sleep(0.5)
-        recs = [x for x in _log_records(tmp_path) if 'request_id' in x]
+        recs = until(lambda: [x for x in _log_records(tmp_path) if 'request_id' in x], lambda r: len(r) == 3)
         assert [x['view'] for x in recs] == ['events', 'approximate', 'approximate'], recs
         assert httpx.get(router.url + '/router/kv_events').json()[0]['live'] is False
     finally:
