@@ -60,7 +60,7 @@ __all__ = ['MEDIUM_GPU', 'EVENT_TAGS', 'END_SEQ', 'EVENT_POLICIES', 'RECORD_FORM
            'cleared_event', 'encode_batch', 'decode_batch', 'KVEventPublisher', 'attach_publisher', 'as_cache_events',
            'EventView', 'EventSemanticLocality', 'EventDynamoKV', 'EventLlmd', 'event_policy', 'parse_event_endpoints',
            'RouterEvents', 'add_worker', 'remove_worker', 'worker_routes', 'record', 'read_record', 'cmd_kv_events',
-           'register_cli']
+           'register_cli', 'drift_policy']
 
 # %% ../../nbs/serve/37_kv_events.ipynb #37kvev008
 def _check_endpoint(ep:str, flag:str)->str:
@@ -531,4 +531,29 @@ def register_cli(sub):
     r.add_argument('--duration', type=float, default=None, help='seconds to record (default: until Ctrl-C)')
     r.add_argument('--topic', default='', help="topic prefix to subscribe to (default: all)")
     r.set_defaults(fn=cmd_kv_events)
+
+
+# %% ../../nbs/serve/37_kv_events.ipynb #37kvev051
+def drift_policy(name:str,            # one of `EVENT_POLICIES`
+                 n_replicas:int,
+                 delay_ms:float=0.0,  # events reach the router this much later (simulated time)
+                 loss:float=0.0,      # share of events lost (no replay)
+                 seed:int=0, **params):
+    "An event-fed policy for `cluster.simulate_cluster(..., kv_events=True)` whose events arrive late or not at all"
+    import random
+    pol, rng, pending, now = event_policy(name, n_replicas, **params), random.Random(seed), collections.deque(), [0.0]
+    pol.live = [True]*n_replicas
+    def kv_event(i, ev):                # a replica cache's event, stamped with the latest decision time
+        if loss and rng.random() < loss: return
+        pending.append((now[0] + delay_ms, i, ev))
+    choose = pol.choose
+    def choose_late(req, replicas, now_ms):
+        now[0] = now_ms
+        while pending and pending[0][0] <= now_ms:
+            _, i, ev = pending.popleft()
+            if ev[0] == 'stored': pol.res[i].add(ev[1])
+            elif ev[0] == 'removed': pol.res[i].discard(ev[1])
+        return choose(req, replicas, now_ms)
+    pol.kv_event, pol.choose = kv_event, choose_late
+    return pol
 
