@@ -250,3 +250,30 @@ def test_record_bad_inputs(tmp_path):
     (tmp_path/'f').write_text('')
     r = run_cli('kv-events', 'record', '--endpoint', 'tcp://127.0.0.1:5557', '--out', str(tmp_path/'f'/'x.jsonl'))
     assert r.returncode == 2 and '--out' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+
+def test_gap_is_filled_from_the_replay_socket():
+    "A subscriber that missed batches 1 and 2 gets them from the publisher's replay socket before applying batch 3"
+    import asyncio, zmq.asyncio
+    from types import SimpleNamespace as NS
+    from semantic_kv.serve.kv_events import KVEventPublisher, EventView
+    pub = KVEventPublisher(f'tcp://127.0.0.1:{free_port()}', f'tcp://127.0.0.1:{free_port()}')
+    try:
+        sr = NS(segments=[NS(token_count=64, token_ids=list(range(64)))])
+        keys = [11, 12, 13, 14]
+        for j in range(4):                                # four batches: blocks 11..14 stored one per batch
+            pub.pending.append(([], [keys[j]], j, keys, sr)); pub.flush()
+        assert pub.seq == 4
+        view = EventView(pub.endpoint, pub.replay_endpoint)
+        bufs = dict(pub.buffer)
+        assert view.receive(0, bufs[0]) == 'ok' and view.receive(3, bufs[3]) == 'gap'
+        async def fill():
+            ctx = zmq.asyncio.Context()
+            try: await view._fill(ctx, 3, bufs[3])
+            finally: ctx.destroy(linger=0)
+        asyncio.run(fill())
+        assert view.resident == {11, 12, 13, 14} and view.last_seq == 3 and view.replayed == 2 and view.lost == 0 and view.live()
+        # without a replay socket the gap is lost: the view degrades to the approximate one for stale_s
+        v2 = EventView(pub.endpoint, None, stale_s=5)
+        v2.receive(0, bufs[0]); asyncio.run(v2._fill(None, 3, bufs[3]))
+        assert v2.lost == 2 and not v2.live() and v2.resident == {11, 14}
+    finally: pub.close()
