@@ -132,7 +132,7 @@ def number_flag(integer:bool=False, lo=None, hi=None, lo_open:bool=False):
 # %% ../nbs/90_cli.ipynb #716789a8
 # Modules that add their own subcommands: each has `register_cli(sub)` and keeps its heavy imports inside the
 # command functions, so `semantic-kv --help` stays fast.
-CLI_PLUGINS = ('semantic_kv.serve.commands', 'semantic_kv.serve.router', 'semantic_kv.serve.api', 'semantic_kv.check', 'semantic_kv.policy_bench')
+CLI_PLUGINS = ('semantic_kv.serve.commands', 'semantic_kv.serve.router', 'semantic_kv.serve.api', 'semantic_kv.serve.kv_events', 'semantic_kv.check', 'semantic_kv.policy_bench')
 
 def parser()->argparse.ArgumentParser:
     "The `semantic-kv` argument parser"

@@ -29,8 +29,11 @@ def cmd_engine(a):
     "Run the emulated prefix-caching engine (OpenAI-compatible; cached_tokens from SemanticKV's online prefix cache)"
     _need_serve()
     from semantic_kv.serve.engine import Engine, engine_from_flags
-    cfg = engine_from_flags(a)
-    _run(Engine(cfg), a, f"engine ({cfg.served_model_name!r}, {cfg.num_blocks} blocks of {cfg.block_size} tokens, policy {cfg.policy})")
+    cfg = engine_from_flags(a); eng = Engine(cfg)
+    if a.kv_events:
+        from semantic_kv.serve.kv_events import attach_publisher
+        attach_publisher(eng, a.kv_events, a.kv_events_replay, a.kv_events_topic)
+    _run(eng, a, f"engine ({cfg.served_model_name!r}, {cfg.num_blocks} blocks of {cfg.block_size} tokens, policy {cfg.policy})")
     return 0
 
 def _env_number(name:str, default:float)->float:
@@ -114,6 +117,9 @@ def register_cli(sub):
     s.add_argument('--failure-injection-rate', type=float, default=0.0, help='share of requests that fail (0..1)')
     s.add_argument('--failure-types', default='rate_limit,server_error,slow,drop', help='comma-separated: rate_limit, server_error, slow, drop')
     s.add_argument('--slow-ms', type=float, default=2000.0, help='extra delay of a "slow" failure')
+    s.add_argument('--kv-events', default=None, metavar='tcp://HOST:PORT', help="publish the cache's KV events as vLLM does (ZeroMQ PUB, msgpack KVEventBatch); default: off")
+    s.add_argument('--kv-events-replay', default=None, metavar='tcp://HOST:PORT', help='ZeroMQ ROUTER socket that resends event batches from a sequence number; default: none')
+    s.add_argument('--kv-events-topic', default='', help='topic frame of every event message (vLLM default: empty)')
     s.set_defaults(fn=cmd_engine)
     s = sub.add_parser('proxy', help=cmd_proxy.__doc__, description=cmd_proxy.__doc__, formatter_class=D)
     s.add_argument('--upstream', default=None, help='base URL of the OpenAI-compatible server (or SEMANTICKV_UPSTREAM_BASE_URL)')

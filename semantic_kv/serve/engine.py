@@ -195,6 +195,7 @@ class Engine:
         self.log = collections.deque(maxlen=100_000)   # latest requests: request_id, prompt_tokens, cached_tokens (scheduling order)
         self.keep_log = True
         self._metrics = None
+        self.kv_events = None   # a `kv_events.KVEventPublisher` (`attach_publisher`): the cache's events go out over ZeroMQ
 
     # ----- metrics (vLLM names)
     def metrics(self):
@@ -238,11 +239,14 @@ class Engine:
         "Stop the parsing thread and process (the server's shutdown calls it)"
         if self._pool is not None: self._pool.shutdown(wait=False, cancel_futures=True); self._pool = None
         if self._proc_pool is not None: self._proc_pool.shutdown(wait=False, cancel_futures=True); self._proc_pool = None
+        if self.kv_events is not None: self.kv_events.close()
 
     def reset(self)->bool:
         "Clear the prefix cache (refused while requests run, as vLLM does)"
         if self.running: return False
-        self.cache.reset(); return True
+        self.cache.reset()
+        if self.kv_events is not None: self.kv_events.cleared()
+        return True
 
     # ----- ASGI
     async def __call__(self, scope, receive, send):
@@ -349,6 +353,7 @@ class Engine:
         try:
             br = request_blocks(sr, c.block_size)
             h, cached = self._cache_start(br)
+            if self.kv_events is not None: self.kv_events.note(h, br, sr)
             prompt = sr.prompt_tokens
             m = self.metrics(); m['queries'].inc(prompt); m['hits'].inc(cached); m['prompt'].inc(prompt)
             if self.keep_log: self.log.append(dict(request_id=body.get('request_id'), prompt_tokens=prompt, cached_tokens=cached))

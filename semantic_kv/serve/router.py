@@ -105,7 +105,7 @@ class RouterApp:
         timeout_s = check_number(timeout_s, 'timeout', lo=0, lo_open=True)
         self.max_body_bytes = check_number(max_body_bytes, 'max_body_bytes', integer=True, lo=1)
         if policy_params is not None and not isinstance(policy_params, dict): raise InputError(f"policy_params: expected a JSON object, got {type(policy_params).__name__}")
-        self.policy_name = policy
+        self.policy_name, self.policy_params = policy, policy_params
         try: self.policy = make_policy(policy, len(self.urls), **(policy_params or {}))
         except (TypeError, ValueError) as e:
             if isinstance(e, InputError) and str(e).startswith(('policy:', 'replicas:')): raise
@@ -129,6 +129,9 @@ class RouterApp:
                                      Route('/router/replicas', self.replicas, methods=['GET'])],
                              lifespan=contextlib.asynccontextmanager(self._lifespan))
         self.app.router.redirect_slashes = False        # '/v1/chat/completions/' is a JSON 404, not a redirect
+        from semantic_kv.serve.kv_events import worker_routes
+        self.app.router.routes.extend(worker_routes(self))   # /add_worker, /remove_worker, /list_workers, /router/kv_events
+        self.removed, self.kv = set(), None             # removed workers' slots; a `kv_events.RouterEvents` (KV events in)
     async def __call__(self, scope, receive, send):
         from semantic_kv.serve.proxy import encoded_separator, openai_error, _send_bytes
         if scope['type'] == 'http' and encoded_separator(scope):   # '/v1/chat%2fcompletions' is not '/v1/chat/completions'
@@ -160,11 +163,13 @@ class RouterApp:
         self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=1.5), trace_configs=[tc],   # idle ones closed before a replica's own keep-alive (5 s) does
             timeout=aiohttp.ClientTimeout(total=None, connect=2.0, sock_read=self.timeout), auto_decompress=False, skip_auto_headers=('User-Agent', 'Accept-Encoding'))
         self._task = asyncio.create_task(self._health_loop())
+        if self.kv is not None: await self.kv.start()
         try: yield
         finally:
             self._task.cancel()
             try: await self._task
             except (asyncio.CancelledError, Exception): pass
+            if self.kv is not None: await self.kv.stop()
             await self.client.aclose(); await self.session.close(); self.log.close()
 
     def _set_up(self, i:int, up:bool):
@@ -199,7 +204,7 @@ class RouterApp:
 
     async def _health_loop(self):
         while True:
-            await asyncio.gather(*(self.check(i) for i in range(len(self.urls))))
+            await asyncio.gather(*(self.check(i) for i in range(len(self.urls)) if i not in self.removed))
             await asyncio.sleep(self.health_interval)
 
     async def health(self, request):
@@ -228,6 +233,7 @@ class RouterApp:
         return JSONResponse(_err('no replica is up', 503), status_code=503)
 
     def _decide(self, rreq, tried:set):
+        if self.kv is not None: self.kv.before()
         views = self.views if not tried else [ReplicaState(v.name, up=False) if i in tried else v for i, v in enumerate(self.views)]
         return self.policy.route(rreq, views, time.monotonic()*1000)
 
@@ -294,6 +300,7 @@ class RouterApp:
             rec = dict(ts=time.time(), request_id=rid, policy=self.policy_name, replica=url, reason=d.reason,
                        predicted_tokens=d.predicted_tokens, prompt_tokens=rreq.prompt_tokens, session_id=rreq.session_id,
                        tenant_id=rreq.tenant_id, stream=stream, attempt=len(tried) + 1)
+            if self.kv is not None: rec['view'] = self.kv.after(i, d, rreq)   # which view decided
             tctx = {'reused': False}
             try: resp = await self.session.post(url + path, data=raw, headers=fwd, trace_request_ctx=tctx)
             except Exception as e:                     # refused, reset, timed out, protocol error, ...: nothing was sent back
@@ -631,6 +638,10 @@ def cmd_router(a):
     except InputError as e:
         msg = str(e)
         raise InputError('--policy-params' + msg[len('policy_params'):] if msg.startswith('policy_params') else msg) from None
+    if a.kv_events:
+        from semantic_kv.serve.kv_events import RouterEvents, parse_event_endpoints
+        check_number(a.kv_events_stale, '--kv-events-stale', lo=0.01, hi=3600)
+        app.kv = RouterEvents(app, parse_event_endpoints(a.kv_events, '--kv-events'), a.kv_events_stale)
     from semantic_kv.serve.boundary import run_server
     run_server(app, a.host, a.port, f'router ({policy} over {len(reps)} replicas; decisions -> {app.log.path})', access_log=not a.disable_access_log)
     return 0
@@ -649,4 +660,7 @@ def register_cli(sub):
     s.add_argument('--workload', default='shared_system_prompt_high_reuse', help='workload for --demo')
     s.add_argument('--n-replicas', type=int, default=3, help='replicas for --demo')
     s.add_argument('--requests', type=int, default=120, help='requests for --demo')
+    s.add_argument('--kv-events', action='append', default=None, metavar='URL=tcp://HOST:PORT[,tcp://HOST:REPLAY]',
+                   help="subscribe to replica URL's KV events (repeat per replica); the policy (semantic_locality, dynamo_kv, llm_d) then decides from them")
+    s.add_argument('--kv-events-stale', type=float, default=5.0, help='seconds an expected event may be missing before a replica falls back to the approximate view')
     s.set_defaults(fn=cmd_router)
