@@ -452,35 +452,35 @@ from .policies import DEPTH
 from .fastsim import _flat
 
 # %% ../nbs/07d_tiers.ipynb #b3e20a09
-@njit(cache=True, inline='always')
-def _less(HK, HV, HN, k, i, j):
-    return HK[k, i] < HK[k, j] or (HK[k, i] == HK[k, j] and (HV[k, i] < HV[k, j] or (HV[k, i] == HV[k, j] and HN[k, i] < HN[k, j])))
-
 @njit(cache=True)
 def _hpush(HK, HV, HN, hl, k, key, v, n):
-    "Push `(key, v, n)` on tier `k`'s heap (a binary heap over row `k`, ordered as Python's tuples)"
+    "Push `(key, v, n)` on tier `k`'s heap: a binary heap in the flat arrays' row `k` (of `len // len(hl)` slots), by key"
+    W = HK.shape[0] // hl.shape[0]; o = k*W
     i = hl[k]; hl[k] = i + 1
-    HK[k, i], HV[k, i], HN[k, i] = key, v, n
-    while i > 0:
+    while i > 0:                                # LRU keys are unique among current entries: no tie-break needed
         p = (i - 1) >> 1
-        if not _less(HK, HV, HN, k, i, p): break
-        HK[k, i], HK[k, p] = HK[k, p], HK[k, i]; HV[k, i], HV[k, p] = HV[k, p], HV[k, i]; HN[k, i], HN[k, p] = HN[k, p], HN[k, i]
+        if HK[o + p] <= key: break
+        HK[o + i], HV[o + i], HN[o + i] = HK[o + p], HV[o + p], HN[o + p]
         i = p
+    HK[o + i], HV[o + i], HN[o + i] = key, v, n
 
 @njit(cache=True)
 def _hpop(HK, HV, HN, hl, k):
     "Pop the smallest entry of tier `k`'s heap"
-    key, v, n = HK[k, 0], HV[k, 0], HN[k, 0]
+    W = HK.shape[0] // hl.shape[0]; o = k*W
+    key, v, n = HK[o], HV[o], HN[o]
     L = hl[k] - 1; hl[k] = L
-    HK[k, 0], HV[k, 0], HN[k, 0] = HK[k, L], HV[k, L], HN[k, L]
-    i = 0
-    while True:
-        l = 2*i + 1
-        if l >= L: break
-        c = l + 1 if l + 1 < L and _less(HK, HV, HN, k, l + 1, l) else l
-        if not _less(HK, HV, HN, k, c, i): break
-        HK[k, i], HK[k, c] = HK[k, c], HK[k, i]; HV[k, i], HV[k, c] = HV[k, c], HV[k, i]; HN[k, i], HN[k, c] = HN[k, c], HN[k, i]
-        i = c
+    if L > 0:
+        xk, xv, xn = HK[o + L], HV[o + L], HN[o + L]
+        i = 0
+        while True:
+            c = 2*i + 1
+            if c >= L: break
+            if c + 1 < L and HK[o + c + 1] < HK[o + c]: c += 1
+            if HK[o + c] >= xk: break
+            HK[o + i], HV[o + i], HN[o + i] = HK[o + c], HV[o + c], HN[o + c]
+            i = c
+        HK[o + i], HV[o + i], HN[o + i] = xk, xv, xn
     return key, v, n
 
 # %% ../nbs/07d_tiers.ipynb #e959e2e0
@@ -526,7 +526,7 @@ def _fpick(k, t, mask, ngk, last, VER, HK, HV, HN, hl, HEK, HEV, HEN, he):
 
 @njit(cache=True, inline='always')
 def _fhold(k, key, v, n, HEK, HEV, HEN, he):
-    i = he[k]; HEK[k, i], HEV[k, i], HEN[k, i] = key, v, n; he[k] = i + 1
+    i = k*(HEK.shape[0] // he.shape[0]) + he[k]; HEK[i], HEV[i], HEN[i] = key, v, n; he[k] += 1
 
 @njit(cache=True)
 def _froom_last(k, t, nt, cap, st, mask, par, nkids, ngk, last, depth, ev, VER, HK, HV, HN, hl, HEK, HEV, HEN, he):
@@ -576,8 +576,8 @@ def _frun(nodes, off, par, depth, size, typ, cap, N, W):
     mask, ev = np.zeros(N, np.uint8), np.zeros(N, np.uint8)
     nkids, ngk, last = np.zeros(N, np.int64), np.zeros(N, np.int64), np.full(N, -1, np.int64)
     VER = np.zeros((nt, N), np.int64)
-    HK, HV, HN, hl = np.zeros((nt, W), np.int64), np.zeros((nt, W), np.int64), np.zeros((nt, W), np.int64), np.zeros(nt, np.int64)
-    HEK, HEV, HEN, he = np.zeros((nt, W), np.int64), np.zeros((nt, W), np.int64), np.zeros((nt, W), np.int64), np.zeros(nt, np.int64)
+    HK, HV, HN, hl = np.empty(nt*W, np.int64), np.empty(nt*W, np.int64), np.empty(nt*W, np.int64), np.zeros(nt, np.int64)      # heaps, a row per tier
+    HEK, HEV, HEN, he = np.empty(nt*W, np.int64), np.empty(nt*W, np.int64), np.empty(nt*W, np.int64), np.zeros(nt, np.int64)  # held entries
     st = np.zeros((5, nt), np.int64)      # used, stored, loaded, evictions, demotions
     evt, regt = np.zeros(16, np.int64), np.zeros(16, np.int64)
     hb, ht, used0 = np.zeros((nR, nt), np.int64), np.zeros((nR, nt), np.int64), np.zeros(nR, np.int64)
@@ -613,19 +613,20 @@ def _frun(nodes, off, par, depth, size, typ, cap, N, W):
                 last[n] = t
                 _fput(0, n, True, t, st, mask, par, nkids, ngk, last, depth, ev, VER, HK, HV, HN, hl)
         for j in range(nt):                         # release: held entries back, fresh keys for the request's blocks
-            for i in range(he[j]): _hpush(HK, HV, HN, hl, j, HEK[j, i], HEV[j, i], HEN[j, i])
+            o = j*W
+            for i in range(o, o + he[j]): _hpush(HK, HV, HN, hl, j, HEK[i], HEV[i], HEN[i])
             he[j] = 0
             for i in range(a, b):
                 n = nodes[i]
                 if (mask[n] >> j) & 1 and not (ngk[n] if j == 0 else j == nt - 1 and nkids[n]):
                     VER[j, n] += 1; _hpush(HK, HV, HN, hl, j, last[n]*DEPTH - depth[n], VER[j, n], n)
             if hl[j] > 2*st[0, j] + 64:               # drop stale entries, rebuild the heap
-                L = hl[j]; hl[j] = 0; q = 0
-                for i in range(L):
-                    n = HN[j, i]
-                    if HV[j, i] == VER[j, n] and (mask[n] >> j) & 1:
-                        HEK[j, q], HEV[j, q], HEN[j, q] = HK[j, i], HV[j, i], n; q += 1
-                for i in range(q): _hpush(HK, HV, HN, hl, j, HEK[j, i], HEV[j, i], HEN[j, i])
+                L = hl[j]; hl[j] = 0; q = o
+                for i in range(o, o + L):
+                    n = HN[i]
+                    if HV[i] == VER[j, n] and (mask[n] >> j) & 1:
+                        HEK[q], HEV[q], HEN[q] = HK[i], HV[i], n; q += 1
+                for i in range(o, q): _hpush(HK, HV, HN, hl, j, HEK[i], HEV[i], HEN[i])
         used0[t] = st[0, 0]
     return hb, ht, used0, rejected, st, evt, regt
 
