@@ -20,9 +20,9 @@ from .sim import INF, Simulator, SimResult, compile_trace
 from .bounds import pfoo_l_upper_bound
 
 # %% auto #0
-__all__ = ['TIER_NAMES', 'TIER_MODES', 'WRITE_POLICIES', 'FILTERS', 'ModelShape', 'Tier', 'TierConfig', 'lower_tier_policies',
-           'tier_config', 'TierView', 'TieredCache', 'TierSummary', 'TieredResult', 'tier_ttft', 'tier_bound',
-           'simulate_tiers', 'fast_eligible', 'run_tiers_compiled']
+__all__ = ['TIER_NAMES', 'TIER_MODES', 'WRITE_POLICIES', 'FILTERS', 'TIER_PROFILES', 'ModelShape', 'Tier', 'TierConfig',
+           'lower_tier_policies', 'tier_config', 'TierView', 'TieredCache', 'TierSummary', 'TieredResult', 'tier_ttft',
+           'tier_bound', 'simulate_tiers', 'fast_eligible', 'run_tiers_compiled', 'tier_profile']
 
 # %% ../nbs/07d_tiers.ipynb #64b05b72
 TIER_NAMES = ('gpu', 'host', 'disk')
@@ -653,3 +653,33 @@ def run_tiers_compiled(trace:BlockTrace, cfg:TierConfig, latency:Optional[Latenc
                         pols=[make_policy('lru')], stored=[int(x) for x in st[1]], loaded=[int(x) for x in st[2]],
                         evictions=[int(x) for x in st[3]], demotions=[int(x) for x in st[4]], refused=[0]*len(cap))
     return _tier_result(T, hb, ht, int(rej), [int(x) for x in regt[:nT]], [int(x) for x in evt[:nT]], tl, [], bound)
+
+# %% ../nbs/07d_tiers.ipynb #62ee3445
+TIER_PROFILES = {   # name -> (tier_config keyword arguments, block size the engine uses (None: the trace's), source)
+    'vllm_offload_lru': (dict(mode='exclusive', host_policy='lru'), None,
+                         "vLLM OffloadingConnector, CPU tier, `cpu/policies/factory.py` policy `lru`"),
+    'sglang_hicache_write_through': (dict(mode='inclusive', write_policy='write_through'), None,
+                                     "SGLang HiCache `docs/advanced_features/hicache_design.md`, `--hicache-write-policy write_through`"),
+    'sglang_hicache_write_through_selective': (dict(mode='inclusive', write_policy='write_through_selective', write_threshold=2), None,
+                                               "SGLang HiCache, `write_through_selective` (written once a hit-count threshold is passed)"),
+    'sglang_hicache_write_back': (dict(mode='inclusive', write_policy='write_back'), None, "SGLang HiCache, `write_back` (written on eviction)"),
+    'lmcache_lru': (dict(mode='inclusive', write_policy='write_through', host_policy='lru'), 256,
+                    "LMCache: GPU -> CPU -> disk in 256-token chunks, LRU local CPU backend (stores every chunk it sees)"),
+    'dynamo_kvbm': (dict(mode='exclusive', host_filter='presence_lfu', disk_filter='freq2'), None,
+                    "NVIDIA Dynamo KVBM: offload filters `presence` / `presence_lfu`, SSD only at frequency >= 2"),
+    'llamacpp_cache_ram': (dict(mode='exclusive', host_policy='lru'), None,
+                           "llama.cpp `llama-server --cache-ram`: a host prompt cache below the slots (LRU)"),
+}
+
+def tier_profile(name:str,             # a key of `TIER_PROFILES`
+                 gpu_blocks:int,       # GPU tier, in blocks
+                 host_blocks:int,      # host tier, in blocks
+                 disk_blocks:int=0,    # storage tier, in blocks
+                 block_size:Optional[int]=None, # the trace's block size, checked against the engine's
+                 **kw)->TierConfig:
+    "The `TierConfig` of a named engine profile; an engine that works in its own chunk size needs a trace cut at that size"
+    if name not in TIER_PROFILES: raise InputError(f"unknown tier profile {name!r}; choose from {', '.join(TIER_PROFILES)}")
+    args, bs, _ = TIER_PROFILES[name]
+    if bs is not None and block_size is not None and block_size != bs:
+        raise InputError(f"tier profile {name!r} works in {bs}-token chunks: cut the trace with block_size={bs} (got {block_size})")
+    return tier_config(gpu_blocks, host_blocks, disk_blocks, **(args | kw))
