@@ -56,7 +56,8 @@ def cmd_replay(a):
     rp, folder = run_replay(a.config, out, trace=a.trace, format=a.format, capacity_tokens=a.capacity_tokens,
                             capacity_blocks=a.capacity_blocks, block_size=a.block_size, mode=a.mode, reuse=a.reuse,
                             policies=_csv(a.policies) if a.policies is not None else None, sweep=sweep,
-                            calibrate_from_trace=a.calibrate_from_trace, name=a.name, skip_invalid=a.skip_invalid, tokenizer=a.model or a.tokenizer)
+                            calibrate_from_trace=a.calibrate_from_trace, name=a.name, skip_invalid=a.skip_invalid, tokenizer=a.model or a.tokenizer,
+                            host_blocks=a.host_blocks, disk_blocks=a.disk_blocks, tier_mode=a.tier_mode, write_policy=a.write_policy, host_policy=a.host_policy)
     if rp.skipped_lines: print(f"semantic-kv: skipped {rp.skipped_lines} invalid line(s)", file=sys.stderr)
     if a.json: print(dumps(dict(replay_json(rp), report_dir=None if folder is None else str(folder))))
     else:
@@ -168,6 +169,11 @@ def parser()->argparse.ArgumentParser:
     s.add_argument('--skip-invalid', action='store_true', default=None, help='skip invalid lines (counted on stderr)')
     s.add_argument('--tokenizer', default=None, help='for text formats: cl100k_base (default), o200k_base or a tokenizer.json')
     s.add_argument('--model', default=None, metavar='DIR', help="a model folder (tokenizer.json + tokenizer_config.json): apply its chat template and tokenizer, as its engine does")
+    s.add_argument('--host-blocks', type=number_flag(True, 0, MAX_CAPACITY), default=None, help='host (DRAM) tier below the GPU budget, in blocks (0: none)')
+    s.add_argument('--disk-blocks', type=number_flag(True, 0, MAX_CAPACITY), default=None, help='storage tier below the host, in blocks (0: none)')
+    s.add_argument('--tier-mode', default=None, choices=['exclusive', 'inclusive'], help='exclusive (default): GPU victims demoted, lower-tier hits promoted; inclusive: lower tiers hold copies')
+    s.add_argument('--write-policy', default=None, choices=['write_through', 'write_through_selective', 'write_back'], help='host write policy (inclusive mode; default write_back)')
+    s.add_argument('--host-policy', default=None, help='eviction policy of the host and disk tiers (default lru; any online key policy)')
     s.set_defaults(fn=cmd_replay)
     t = sub.add_parser('trace', help='trace utilities', description='Trace utilities').add_subparsers(dest='tcmd', metavar='TRACE_COMMAND', required=True)
     s = t.add_parser('convert', help=cmd_trace_convert.__doc__, description=cmd_trace_convert.__doc__)

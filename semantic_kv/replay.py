@@ -5,7 +5,7 @@
 # %% ../nbs/23_replay.ipynb #136622db
 from __future__ import annotations
 import json, sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
 import numpy as np
@@ -50,6 +50,21 @@ class ReplayConfig(BaseModel):
     name: Optional[str] = None
     skip_invalid: bool = False
     tokenizer: str = 'cl100k_base'
+    host_blocks: Optional[int] = Field(None, ge=0, le=MAX_CAPACITY, strict=True)   # host tier, in blocks (None or 0: no host tier)
+    disk_blocks: Optional[int] = Field(None, ge=0, le=MAX_CAPACITY, strict=True)   # storage tier, in blocks (None or 0: none)
+    tier_mode: Literal['exclusive', 'inclusive'] = 'exclusive'   # exclusive: GPU victims demoted, lower hits promoted
+    write_policy: Optional[Literal['write_through', 'write_through_selective', 'write_back']] = None   # host writes (inclusive mode)
+    host_policy: str = 'lru'                  # eviction policy of the host and disk tiers
+
+    @property
+    def tiered(self)->bool: return bool(self.host_blocks or self.disk_blocks)
+    @field_validator('host_policy')
+    @classmethod
+    def _host(cls, v):
+        from semantic_kv.tiers import lower_tier_policies
+        ok = lower_tier_policies()
+        if v not in ok: raise ValueError(f"{v!r} cannot run a host tier (--host-policy): " + ("it needs the future; " if v in POLICIES and POLICIES[v].needs_future else "it chooses its victims from the GPU's request stream (GPU only); " if v in POLICIES else "unknown; ") + f"choose from {', '.join(ok)}")
+        return v
 
     @field_validator('policies')
     @classmethod
@@ -78,6 +93,17 @@ class ReplayConfig(BaseModel):
         if v is not None: check_name(v)
         return v
 
+def _check_tiers(cfg:ReplayConfig, src):
+    "Tier options that cannot work, named by field and flag"
+    from semantic_kv.tiers import tier_config
+    if cfg.mode != 'block' or cfg.reuse != 'prefix': raise InputError("host_blocks/disk_blocks: tiers replay prefix traces of equal-size blocks (--mode block --reuse prefix)", src)
+    fut = [p for p in cfg.policies or [] if POLICIES[p].needs_future]
+    if fut: raise InputError(f"policies: {', '.join(fut)} needs the future and has no tiered form; leave it out of --policies with --host-blocks/--disk-blocks", src)
+    if cfg.tier_mode == 'exclusive' and cfg.write_policy not in (None, 'write_back'):
+        raise InputError(f"write_policy: {cfg.write_policy!r} needs --tier-mode inclusive (an exclusive tier is written on eviction: write_back)", src)
+    tier_config(1, cfg.host_blocks or 0, cfg.disk_blocks or 0, host_policy=cfg.host_policy, disk_policy=cfg.host_policy, mode=cfg.tier_mode,
+                write_policy=cfg.write_policy or 'write_back')
+
 def load_replay_config(path)->dict:
     "Read a replay config file (JSON object) through the input boundary"
     obj = load_json_file(path, 'replay config')
@@ -95,6 +121,7 @@ def replay_config(config=None,  # a JSON replay config file, or None
     if (cfg.capacity_tokens is None) == (cfg.capacity_blocks is None):
         raise InputError("give exactly one of capacity_tokens / capacity_blocks (--capacity-tokens, --capacity-blocks)", str(config) if config else None)
     bs = cfg.block_size or (512 if cfg.format == 'mooncake' else 16)
+    if cfg.tiered: _check_tiers(cfg, str(config) if config else None)
     if cfg.capacity_blocks is not None and cfg.capacity_blocks * bs > MAX_CAPACITY:
         raise InputError(f"capacity_blocks: {cfg.capacity_blocks:,} blocks of {bs} tokens is more than {MAX_CAPACITY:,} tokens", str(config) if config else None)
     return cfg
@@ -134,6 +161,7 @@ class Replay:
     server: Any                 # the `SimResult` of the policy that models the server
     footprint_tokens: int
     skipped_lines: int = 0      # invalid lines dropped (with skip_invalid)
+    tiers: dict = field(default_factory=dict)   # policy -> `tiers.TieredResult` at the budget (with a host or disk tier)
 
 def replay(cfg:ReplayConfig)->Replay:
     "Run a replay described by `cfg`"
@@ -145,19 +173,28 @@ def replay(cfg:ReplayConfig)->Replay:
         cal = calibrate(obs, attention=cfg.attention)
         lm = cal.latency_model()
     else: lm = LatencyModel(**(cfg.latency.model_dump() if cfg.latency else {}))
-    policies = cfg.policies or list(POLICIES)
+    tcfg = None
+    if cfg.tiered:
+        from semantic_kv.tiers import tier_config, simulate_tiers
+        tcfg = dict(gpu_blocks=cap // trace.block_size, host_blocks=cfg.host_blocks or 0, disk_blocks=cfg.disk_blocks or 0, host_policy=cfg.host_policy,
+                    disk_policy=cfg.host_policy, mode=cfg.tier_mode, write_policy=cfg.write_policy or 'write_back')
+    policies = cfg.policies or [p for p in POLICIES if not (tcfg and POLICIES[p].needs_future)]
+    tiers = {}
     from tqdm.auto import tqdm   # a progress bar on a terminal only (stderr), never in logs, pipes or notebooks' outputs
     bar = tqdm(total=len(policies)*(1 + len(cfg.sweep)), desc='replay', unit='run', file=sys.stderr, leave=False, disable=not sys.stderr.isatty())
     def sim(p, c):
         r = simulate(trace, p, capacity_tokens=c, latency=lm); bar.update(); return r
+    def at_budget(p):   # with tiers: the tiered run (GPU tier = the budget), whose `result` has the single-tier shape
+        if tcfg is None: return sim(p, cap)
+        t = tiers[p] = simulate_tiers(trace, tier_config(gpu_policy=p, **tcfg), latency=lm); bar.update(); return t.result
     with bar:
-        runs = {p: sim(p, cap) for p in policies}
+        runs = {p: at_budget(p) for p in policies}
         server = runs.get(cfg.server_policy) or simulate(trace, cfg.server_policy, capacity_tokens=cap, latency=lm)
         fp = footprint_tokens(trace)
         sweep = pd.DataFrame([dict(fraction=f, **sim(p, max(1, int(f*fp))).summary.model_dump()) for f in cfg.sweep for p in policies])
     return Replay(cfg=cfg, trace=trace, capacity_tokens=cap, latency=lm, calibration=cal, runs=runs, sweep=sweep,
                   observed=obs, validation=validate_against_server(server.requests, obs), server=server, footprint_tokens=fp,
-                  skipped_lines=trace.skipped)
+                  skipped_lines=trace.skipped, tiers=tiers)
 
 # %% ../nbs/23_replay.ipynb #524ecd80
 def replay_json(rp:Replay)->dict:
@@ -166,6 +203,12 @@ def replay_json(rp:Replay)->dict:
              capacity_tokens=rp.capacity_tokens, footprint_tokens=rp.footprint_tokens, ttft_is_estimate=True,
              latency_model=rp.latency.model_dump(), policies={p: r.summary.model_dump() for p, r in rp.runs.items()})
     d['skipped_lines'] = rp.skipped_lines
+    if rp.tiers:    # per policy: hit rate by tier (0 for a tier not configured), the per-tier figures and the bounds beside them
+        from semantic_kv.tiers import TIER_NAMES
+        d['tiers'] = next(iter(rp.tiers.values())).config.model_dump()   # the GPU tier's policy is each policy's own
+        for p, t in rp.tiers.items():
+            d['policies'][p].update(hit_rate_by_tier={k: t.tiers.hit_rate_by_tier.get(k, 0.0) for k in TIER_NAMES},
+                                    tiers=t.tiers.model_dump(), tier_bound=t.bound)
     if rp.calibration is not None: d['calibration'] = dict(rp.calibration.as_json(), **{k: getattr(rp.calibration, k) for k in
                                         ('base_ms_se','ms_per_uncached_token_se','attn_ms_per_token_sq','mae_ms','n_fit','n_holdout')})
     if rp.validation is not None: d['validation'] = dict(server_policy=rp.cfg.server_policy, **rp.validation)
@@ -208,6 +251,15 @@ def replay_md(rp, table, name)->str:
              + f": base {rp.latency.base_ms:.2f} ms + {rp.latency.ms_per_uncached_token:.5f} ms/uncached token"
              + (f" + {rp.latency.attn_ms_per_token_sq:.3g} ms x uncached x context" if rp.latency.attn_ms_per_token_sq else '') + '.', '',
              R.markdown_table(table[cols]), '']
+    if rp.tiers:
+        from semantic_kv.tiers import TIER_NAMES
+        c = next(iter(rp.tiers.values())).config
+        tt = pd.DataFrame([dict(policy=p, block_hit_rate=t.tiers.block_hit_rate, **{f'{k}_hit_rate': t.tiers.hit_rate_by_tier.get(k, 0.0) for k in TIER_NAMES},
+                                bound_block_hit_rate=t.bound['block_hit_rate_ub'], mean_load_ms=t.tiers.mean_load_ms, mean_ttft_ms=t.tiers.mean_ttft_ms) for p, t in rp.tiers.items()])
+        lines += ['## Tiers', '', f"{c.mode} tiers: " + ', '.join(f"{t.name} {t.blocks:,} blocks ({t.policy})" for t in c.tiers)
+                  + (f", host write policy {c.write_policy}" if c.mode == 'inclusive' else '') + ". The table's policy is the GPU tier's; "
+                  "the bound is PFOO-L on the summed capacity (no policy or tiering can hit more). TTFT adds load time (estimate).", '',
+                  R.markdown_table(tt.round(4)), '']
     if rp.calibration is not None:
         c = rp.calibration
         lines += ['## Calibration', '', f"base {c.base_ms:.2f} ± {c.base_ms_se:.2f} ms, {c.ms_per_uncached_token:.5f} ± {c.ms_per_uncached_token_se:.5f} ms/token; "
