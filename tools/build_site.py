@@ -7,7 +7,7 @@ directive that escaped processing fails the build.
     python tools/build_site.py --no-proc  # reuse an existing _proc/ (faster when iterating)
     python tools/build_site.py --keep-going  # leave out notebooks that fail to process instead of stopping
 """
-import html, inspect, json, os, re, shutil, subprocess, sys, tarfile
+import html, inspect, json, os, re, shutil, subprocess, sys, tarfile, warnings
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit, unquote
@@ -23,10 +23,39 @@ NPM = {'mathjax': 'mathjax@3.2.2', 'iframe-worker': 'iframe-worker@1.0.4'}
 SECTIONS = [('experiments', 'Experiments'), ('serve', 'Services'), ('benchmarks', 'Benchmarks')]
 MATHJAX_MARK = 'SKV-MATHJAX'
 
-# ---------------------------------------------------------------- show_doc: classes and models with their fields
-def _anno(a):
-    s = inspect.formatannotation(a) if not isinstance(a, str) else a
-    return re.sub(r'\bsemantic_kv(\.\w+)*\.(?=[A-Z_a-z]\w*)', '', s.replace('typing.', '').replace(' ', ''))
+# ---------------------------------------------------------------- show_doc: signatures as a reader writes them
+def _anno(a)->str:
+    "An annotation as written in code: `X | None` (never `NoneType`), no module prefixes (`__main__.`, `typing.`, ours)"
+    import types, typing
+    if a is None or a is type(None): return 'None'
+    if isinstance(a, str): s = a
+    elif isinstance(a, list): return '[' + ', '.join(map(_anno, a)) + ']'
+    else:
+        o, args = typing.get_origin(a), typing.get_args(a)
+        if o in (typing.Union, types.UnionType): return ' | '.join(_anno(x) for x in args)
+        if o is typing.Literal: return f"Literal[{', '.join(map(repr, args))}]"
+        if o is not None and args:
+            name = getattr(o, '__name__', None) or str(o).replace('typing.', '')
+            return f"{name}[{', '.join(map(_anno, args))}]"
+        s = a.__name__ if inspect.isclass(a) else inspect.formatannotation(a)
+    s = re.sub(r'\b(?:__main__|typing|semantic_kv(?:\.\w+)*)\.(?=[A-Z_a-z])', '', s.replace("'", ''))
+    return re.sub(r'\bNoneType\b', 'None', s).replace(' ', '').replace('|', ' | ')
+
+def _default(v, factory=None)->str:
+    "A default value as code; a factory default as the value it makes; paths on the build machine relative to the project"
+    if factory is not None:
+        try: v = factory()
+        except Exception: return f"{getattr(factory, '__name__', 'factory')}()"
+    if inspect.isfunction(v) or inspect.isclass(v): return v.__name__
+    if hasattr(v, 'value') and hasattr(v, 'name') and type(v).__module__ != 'builtins': return f"{type(v).__name__}.{v.name}"
+    r = repr(v)
+    for base in (str(ROOT) + os.sep, str(ROOT)): r = r.replace(base, '')
+    return r if len(r) <= 60 else r[:57] + '...'
+
+MD_LINK = re.compile(r'\[([^\]\n]+)\]\([^)\s]+\)')
+def _comment(doc)->str:
+    "A docments comment as plain text: Markdown links keep their text"
+    return MD_LINK.sub(r'\1', doc or '').replace('`', '') if doc else ''
 
 def _field_comments(cls)->dict:
     "Trailing `# comments` on annotated class attributes (docments for models)"
@@ -35,47 +64,89 @@ def _field_comments(cls)->dict:
     return {m[1]: m[2].strip() for m in re.finditer(r'^\s+(\w+)\s*:[^#\n]*#\s*(.*)$', src, re.M)}
 
 def class_signature(cls)->str:
-    "A class header; a pydantic model lists its fields (type, default, comment) as its constructor takes them"
+    "A class header; a pydantic model or a dataclass lists its fields (type, default, comment) as its constructor takes them"
+    import dataclasses
     bases = ', '.join(b.__name__ for b in cls.__bases__ if b is not object)
     head = f"class {cls.__name__}({bases}):" if bases else f"class {cls.__name__}:"
-    lines = [head]
+    lines = (['@dataclass'] if dataclasses.is_dataclass(cls) else []) + [head]
+    notes = _field_comments(cls)
+    def line(name, anno, has_default, d, factory, doc):
+        s = f"    {name}:{_anno(anno)}" + (f"={_default(d, factory)}" if has_default else '')
+        doc = _comment(doc)
+        return s + (f"  # {doc}" if doc else '')
     fields = getattr(cls, 'model_fields', None)
     if fields is not None:
-        notes = _field_comments(cls)
         for name, f in fields.items():
-            s = f"    {name}:{_anno(f.annotation)}"
-            if not f.is_required():
-                d = f.default_factory() if f.default_factory is not None else f.default
-                s += f"={d!r}" if not hasattr(d, 'value') else f"={type(d).__name__}.{d.name}"
-            doc = f.description or notes.get(name)
-            lines.append(s + (f"  # {doc}" if doc else ''))
-        if len(lines) == 1: lines.append('    ...')
+            lines.append(line(name, f.annotation, not f.is_required(), f.default, f.default_factory, f.description or notes.get(name)))
+    elif dataclasses.is_dataclass(cls):
+        hints = {}
+        try: hints = typing_hints(cls)
+        except Exception: pass
+        for f in dataclasses.fields(cls):
+            if not f.init: continue
+            has = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+            fac = f.default_factory if f.default_factory is not dataclasses.MISSING else None
+            lines.append(line(f.name, hints.get(f.name, f.type), has, f.default, fac, notes.get(f.name)))
     else:
-        notes = _field_comments(cls)
         for k, a in vars(cls).get('__annotations__', {}).items():
-            lines.append(f"    {k}:{_anno(a)}" + (f"  # {notes[k]}" if k in notes else ''))
+            doc = _comment(notes.get(k))
+            lines.append(f"    {k}:{_anno(a)}" + (f"  # {doc}" if doc else ''))
         attrs = [(k, v) for k, v in vars(cls).items() if not k.startswith('_') and isinstance(v, (str, int, float, bool))]
         lines += [f"    {k} = {v!r}" for k, v in attrs]
-        if len(lines) == 1: lines.append('    ...')
+    if len(lines) == 1 + dataclasses.is_dataclass(cls): lines.append('    ...')
     return '\n'.join(lines)
 
+def typing_hints(cls)->dict:
+    import typing, sys as _s
+    return typing.get_type_hints(cls, vars(_s.modules.get(cls.__module__)) if cls.__module__ in _s.modules else None)
+
 def patch_show_doc():
-    "Render pydantic models with their fields and plain classes without a fake `(*args, **kwargs)` signature"
-    import nbdev.showdoc as sd, fastcore.docments as fd
+    """show_doc as a reader expects it: models and dataclasses with their fields, plain classes without a fake
+    `(*args, **kwargs)`, a class with its own `__init__` as `class Name(...)` (not `def`), annotations as written
+    (`X | None`, never `NoneType` or `__main__.X`), factory defaults as values, docments comments without Markdown"""
+    import dataclasses, nbdev.showdoc as sd, fastcore.docments as fd
+    from inspect import Parameter
     def signature(obj, *a, eval_str=False, **k):   # an annotation naming a type defined later: show it as written
         try: return inspect.signature(obj, *a, eval_str=eval_str, **k)
         except NameError: return inspect.signature(obj, *a, eval_str=False, **k)
     fd.signature = signature
+    def _fmt_param(self, nm, p):
+        anno, default, kind = p.get('anno', fd.empty), p.get('default', fd.empty), p.get('kind')
+        try: real = inspect.signature(self.obj).parameters[nm].annotation   # docments infers `type(default)`: show only a written one
+        except (ValueError, TypeError, KeyError): real = anno
+        if real is fd.empty and anno is type(None): anno = fd.empty
+        pre = '*' if kind == Parameter.VAR_POSITIONAL else '**' if kind == Parameter.VAR_KEYWORD else ''
+        fac = None
+        if default is dataclasses._HAS_DEFAULT_FACTORY:
+            fac = getattr(getattr(self.obj, '__dataclass_fields__', {}).get(nm), 'default_factory', None)
+        return pre + nm + (f':{_anno(anno)}' if anno is not fd.empty else '') + (f'={_default(default, fac)}' if default is not fd.empty else '')
+    fd.DocmentText._fmt_param = _fmt_param
+    fd.DocmentText.params = property(lambda self: [(self._fmt_param(k, v), _comment(v.get('docment', ''))) for k, v in self.dm.items() if k != 'return'])
+    def _ret_str(self):
+        if inspect.isclass(self.obj): return '):'
+        ret = self.dm.get('return', {})
+        a = ret.get('anno', fd.empty)
+        anno = f"->{_anno(a)}" if a is not fd.empty else ''
+        doc = f" # {_comment(ret['docment'])}" if ret.get('docment') else ''
+        return f"){anno}:{doc}"
+    fd.DocmentText._ret_str = property(_ret_str)
+    orig_str = fd.DocmentText.__str__
+    def __str__(self):
+        s = orig_str(self)
+        return re.sub(r'^def ', 'class ', s, count=1) if inspect.isclass(self.obj) else s
+    fd.DocmentText.__str__ = fd.DocmentText.__repr__ = __str__
     orig = sd.BasicMarkdownRenderer._repr_markdown_
     def _repr_markdown_(self):
         sym = self.sym
         init_mod = getattr(getattr(sym, '__init__', None), '__module__', None)   # object's slot wrapper: None; Protocol's: typing
-        plain = inspect.isclass(sym) and (hasattr(sym, 'model_fields') or init_mod in (None, 'builtins', 'typing', 'typing_extensions'))
+        plain = inspect.isclass(sym) and (hasattr(sym, 'model_fields') or dataclasses.is_dataclass(sym)
+                                          or init_mod in (None, 'builtins', 'typing', 'typing_extensions'))
         if not plain: return orig(self)
         doc, src = '---\n\n', sd.NbdevLookup().code(self.fn)
         if src: doc += sd._ext_link(src, 'source', 'style="float:right; font-size:smaller"') + '\n\n'
         doc += f"{'#'*self.title_level} {self.nm}\n\n```python\n{class_signature(sym)}\n```"
         own = inspect.cleandoc(sym.__dict__.get('__doc__') or '')   # not pydantic's BaseModel docstring
+        if dataclasses.is_dataclass(sym) and own.startswith(sym.__name__ + '('): own = ''   # dataclass's generated docstring
         if own: doc += f"\n\n*{own}*"
         return doc
     sd.BasicMarkdownRenderer._repr_markdown_ = _repr_markdown_
@@ -152,14 +223,21 @@ def run_proc(keep_going=False)->list:
     write_sidebar()
     shutil.rmtree(PROC, ignore_errors=True); PROC.mkdir()
     files = [NBS/p for p in source_notebooks()] + [NBS/f for f in ('_quarto.yml', 'styles.css') if (NBS/f).exists()]
-    failed = []
+    failed, mixed = [], []
     for f in files:
         job = _proc_file(f, mtime=None, cache=PROC, path=NBS)
         if job is None: continue
-        try: nbdev.serve_drv.main(job)
-        except Exception as e:
-            failed.append(f.relative_to(NBS))
-            print(f"!!! {f.relative_to(ROOT)}: processing failed: {str(e).splitlines()[0]}", file=sys.stderr)
+        with warnings.catch_warnings(record=True) as ws:
+            warnings.simplefilter('always')
+            try: nbdev.serve_drv.main(job)
+            except Exception as e:
+                failed.append(f.relative_to(NBS))
+                print(f"!!! {f.relative_to(ROOT)}: processing failed: {str(e).splitlines()[0]}", file=sys.stderr)
+        for w in ws:   # nbdev's "cells containing imports and other code": handled by patch_mixed_import_cells, one summary line
+            if str(w.message).startswith('Found cells containing imports and other code'): mixed.append(f.relative_to(NBS))
+            else: warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    if mixed: print(f"note: {len(mixed)} cell(s) in {len(set(mixed))} notebook(s) mix imports and other code; "
+                    "only their imports run at processing time (nbdev FAQ)", file=sys.stderr)
     if failed and not keep_going: sys.exit(f"{len(failed)} notebook(s) failed to process")
     return failed
 
@@ -205,9 +283,104 @@ def _directives(src:str)->tuple:
         opts[k.strip()] = v.strip()
     return opts, '\n'.join(lines)
 
+# Third-party log noise in stderr (not a result): dropped from the published page, counted in one summary line.
+NOISE = re.compile(r'^.*TqdmWarning: IProgress not found.*\n(?:[ \t]+from \.autonotebook import .*\n?)?'
+                   r'|^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+\t(?:DEBUG|INFO|WARNING) .*\n?', re.M)
+BAD_OUTPUT = re.compile(r'\b\w*Warning\b:|\bWARNING\b|Traceback \(most recent call last\)|/tmp/|/var/folders/'
+                        f"|{re.escape(str(ROOT))}|{re.escape(sys.prefix)}")
+BAD_SIGNATURE = re.compile(r'NoneType|__main__\.|<factory>|\]\(https?:')
+PAGE_CHARS = 118   # monospace characters that fit the content column at 1,400 px without scrolling
+PROBLEMS, DROPPED = [], []
+
+def _otext(o)->str:
+    if 'text' in o: return ''.join(o['text'])
+    return '\n'.join(''.join(v) if isinstance(v, list) else v for k, v in o.get('data', {}).items()
+                     if k in ('text/plain', 'text/markdown', 'text/html') and isinstance(v, (str, list)))
+
+def printed_table_width(t:str)->int:
+    "Width of the widest line of a plain-text table in `t` (lines with 2+ column gaps, or pandas' wrapped `\\` lines); 0 if none"
+    lines = t.splitlines()
+    if any(l.endswith(' \\') for l in lines): return max(len(l) for l in lines) + PAGE_CHARS   # pandas wrapped a wide frame
+    rows = [l for l in lines if len(re.findall(r'\S {2,}(?=\S)', l)) >= 2]
+    return max(map(len, rows)) if len(rows) >= 3 else 0
+
+def text_table(block:str)->str|None:
+    """A table printed by pandas (`print(df)`, `df.to_string()`: every line the same width, values right-aligned) as
+    an HTML table (caption lines above it kept); None if `block` is not one"""
+    lines, cap = block.splitlines(), []
+    while lines and lines[0].strip() and not lines[0][0].isspace() and len(re.findall(r'\S {2,}(?=\S)', lines[0])) < 2:
+        cap.append(lines.pop(0))
+    if len(lines) < 2: return None
+    w = len(lines[-1])
+    named = next((i for i, l in enumerate(lines[:5]) if i and not l[0].isspace() and len(l.rstrip()) < w/2), None)
+    heads, rows = (lines[:named], lines[named+1:]) if named is not None else (lines[:1], lines[1:])
+    if not rows or not heads or any(len(l) != w for l in rows + heads[-1:]): return None
+    heads = heads[:-1] + [heads[-1]]
+    ends = [p for p in range(w) if all(r[p] != ' ' and (p+1 == w or r[p+1] == ' ') for r in rows)]
+    if not ends or ends[-1] != w-1: return None
+    def split_index(r):   # (index text, first column's value): they are separated by the last run of 2+ spaces
+        left = r[:ends[0]+1].rstrip(); k = left.rfind('  ')
+        return (left[:k].strip(), left[k:].strip()) if k >= 0 else ('', left.strip())
+    def cells(r): return [split_index(r)[1]] + [r[a+1:b+1].strip() for a, b in zip(ends, ends[1:])]
+    if any(not all(cells(r)) for r in rows): return None      # a value that did not line up
+    e, starts = html.escape, [None] + [x+1 for x in ends[:-1]]
+    thead = []
+    first = min(ends[0] + 1 - len(cells(r)[0]) for r in rows)
+    spans = [first] + [x+1 for x in ends[:-1]]
+    for u in heads[:-1]:   # upper MultiIndex levels: each label starts over the first column of its group
+        labs, idx = [None]*len(ends), ''
+        for m in re.finditer(r'\S+(?: \S+)*', u):
+            k = next((k for k in range(len(ends)-1, -1, -1) if m.start() >= spans[k]), 0 if m.end() > first else None)
+            if k is None: idx = m[0]
+            else: labs[k] = m[0]
+        row, k = [f"<th>{e(idx)}</th>"], 0
+        while k < len(labs):
+            n = k
+            while n+1 < len(labs) and labs[n+1] is None: n += 1
+            row.append(f'<th colspan="{n-k+1}">{e(labs[k] or "")}</th>' if n > k else f"<th>{e(labs[k] or '')}</th>"); k = n+1
+        thead.append('<tr>' + ''.join(row) + '</tr>')
+    thead.append('<tr>' + f"<th>{e(split_index(heads[-1])[0])}</th>" + ''.join(f"<th>{e(x)}</th>" for x in cells(heads[-1])) + '</tr>')
+    if named is not None: thead.append('<tr>' + f"<th>{e(re.sub(' {2,}', ' · ', lines[named].strip()))}</th>" + '<th></th>'*len(ends) + '</tr>')
+    tbody = ''.join('<tr>' + f"<th>{e(re.sub(' {2,}', ' · ', split_index(r)[0]))}</th>" + ''.join(f"<td>{e(c)}</td>" for c in cells(r)) + '</tr>' for r in rows)
+    caption = ''.join(f"<p><strong>{e(c)}</strong></p>" for c in cap)
+    return f'{caption}<table class="dataframe printed"><thead>{"".join(thead)}</thead><tbody>{tbody}</tbody></table>'
+
+def printed_tables_html(t:str)->str|None:
+    "Stream text whose wide printed tables become HTML tables (other paragraphs kept as text); None if none is wide"
+    blocks = re.split(r'\n\s*\n', t.strip('\n'))
+    out, hit = [], False
+    for b in blocks:
+        h = text_table(b) if printed_table_width(b) > PAGE_CHARS else None
+        hit |= h is not None
+        out.append(h or f"<pre>{html.escape(b)}</pre>")
+    return '\n'.join(out) if hit else None
+
+def clean_outputs(outs:list, where:str)->list:
+    """Drop third-party log noise from stderr; record rule breaks: a warning or a build machine's path in a published
+    output, a printed (plain text) table wider than the page"""
+    res = []
+    for o in outs:
+        if o.get('output_type') == 'stream' and o.get('name') == 'stderr':
+            t = ''.join(o['text']); n = len(NOISE.findall(t))
+            if n: DROPPED.append(n); t = NOISE.sub('', t)
+            if not t.strip(): continue
+            o = dict(o, text=t)
+        if o.get('output_type') == 'stream' and o.get('name') == 'stdout' and (h := printed_tables_html(''.join(o['text']))):
+            o = {'output_type': 'display_data', 'metadata': {}, 'data': {'text/html': h}}   # a printed table: a real table
+        t = _otext(o)
+        for sig in re.findall(r'```python\n(.*?)```', t, re.S):
+            if m := BAD_SIGNATURE.search(sig): PROBLEMS.append(f"{where}: `{m[0]}` in a signature: ...{sig[max(0, m.start()-60):m.end()+20]!r}...")
+        if m := BAD_OUTPUT.search(t): PROBLEMS.append(f"{where}: a warning or build-machine path in an output: ...{t[max(0, m.start()-60):m.end()+40]!r}...")
+        plain = o.get('text') if 'text' in o else (o.get('data', {}).get('text/plain') if not {'text/html', 'text/markdown', 'image/svg+xml', 'image/png'} & o.get('data', {}).keys() else None)
+        if plain and (wide := printed_table_width(''.join(plain))) > PAGE_CHARS:
+            PROBLEMS.append(f"{where}: a printed table {wide} characters wide (the page fits {PAGE_CHARS}): show it as a DataFrame (HTML) or a chart")
+        res.append(o)
+    return res
+
 def convert(nb_path:Path, page:Path, names:dict, host:str)->dict:
     nb = json.loads((PROC/nb_path).read_text())
     title, desc = summary(nb_path)
+    if title == nb_path.stem: PROBLEMS.append(f"{nb_path}: no title: its first markdown cell needs a `# Title` line (and a `> summary`)")
     head = f"# {title}\n\n> {desc}\n" if desc else f"# {title}\n"
     cells = [{'cell_type': 'markdown', 'metadata': {}, 'source': fix_markdown(head, page, names, host)}]
     for c in nb['cells']:
@@ -223,6 +396,7 @@ def convert(nb_path:Path, page:Path, names:dict, host:str)->dict:
         tags = []
         if opts.get('echo') == 'false' or opts.get('include') == 'false': tags.append('remove_input')
         if opts.get('output') == 'false' or opts.get('include') == 'false': c['outputs'] = []
+        c['outputs'] = clean_outputs(c.get('outputs', []), f"{nb_path}: cell {len(cells)}")
         for o in c.get('outputs', []):
             d = o.get('data', {})
             if 'text/markdown' in d:
@@ -392,7 +566,8 @@ def build(proc=True, keep_going=False):
                           f'<script src="{src}"></script>')
             p.write_text(t)
     member_anchor_fallback(SITE)
-    problems = check_site(SITE, set(pages))
+    if DROPPED: print(f"note: {sum(DROPPED)} third-party log line(s) (tqdm, Ray) left out of stderr outputs", file=sys.stderr)
+    problems = PROBLEMS + check_site(SITE, set(pages))
     for x in problems: print(x, file=sys.stderr)
     if problems: sys.exit(f"site check failed: {len(problems)} problem(s)")
     print(f"built {len(pages)} notebook pages{' + API schema' if api else ''} into {SITE.relative_to(ROOT)}/; "
