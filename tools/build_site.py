@@ -18,10 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 NBS, PROC, SITE = ROOT/'nbs', ROOT/'_proc', ROOT/'_site'
 BUILD = ROOT/'build'/'site'           # generated mkdocs project (docs/ + mkdocs.yml)
 VENDOR = ROOT/'build'/'vendor'        # npm tarballs, fetched once
-NPM = {'mathjax': 'mathjax@3.2.2', 'iframe-worker': 'iframe-worker@1.0.4'}
+NPM = {'mathjax': 'mathjax@3.2.2', 'iframe-worker': 'iframe-worker@1.0.4', 'redoc': 'redoc@2.5.0'}
 # Sidebar sections after the library pages (which come first, in file = layer order); subfolders of nbs/.
-SECTIONS = [('experiments', 'Experiments'), ('serve', 'Services'), ('benchmarks', 'Benchmarks')]
 MATHJAX_MARK = 'SKV-MATHJAX'
+REDOC_BADGE = 'https://cdn.redoc.ly/redoc/logo-mini.svg'
 
 # ---------------------------------------------------------------- show_doc: signatures as a reader writes them
 def _anno(a)->str:
@@ -156,25 +156,47 @@ def source_notebooks()->list:
     return sorted(p.relative_to(NBS) for p in NBS.rglob('*.ipynb')
                   if '.ipynb_checkpoints' not in p.parts and not any(x.startswith(('_', '.')) for x in p.parts))
 
+def _num(p): return p.name.split('_')[0]
+START = ['index.ipynb', 'experiments/00_overview.ipynb', '90_cli.ipynb']     # "Start here", in this order
+# The library reference in groups, by notebook number prefix (a new module falls into the group of its number)
+LIBRARY = [('Requests, tokens and blocks', ('00', '00b', '01', '02', '03', '04')),
+           ('Cache core and eviction policies', ('05', '05b', '06', '06b', '06c', '07', '07b', '07c', '08', '09')),
+           ('Synthetic workloads', ('10', '10a', '10b', '10c', '10d', '10e', '10f', '10g', '10h', '10i', '10j')),
+           ('Routing and clusters', ('11', '14')),
+           ('Experiments, reports and benchmarks', ('12', '13', '13b', '15', '16')),
+           ('Traces and formats', ('19', '20', '21', '22', '23', '24')),
+           ('Command line and package', ('90', '91', '92'))]
+SECTIONS = [('experiments', 'Experiments'), ('serve', 'Serving'), ('benchmarks', 'Benchmarks')]
+
 def sidebar_groups(nbs=None)->list:
-    "[(section title or None, [notebook paths])]: home and library pages first, then the sections in SECTIONS order"
+    """[(section, [entries])], an entry a notebook path or (subsection, [paths]): Start here, Experiments, Serving,
+    Library reference (in groups), Benchmarks; every notebook exactly once"""
     nbs = source_notebooks() if nbs is None else nbs
-    top = [p for p in nbs if len(p.parts) == 1]
-    top = sorted(top, key=lambda p: (p.name != 'index.ipynb', p.name))
-    groups = [(None, top)]
-    known = [d for d, _ in SECTIONS]
-    dirs = known + sorted({p.parts[0] for p in nbs if len(p.parts) > 1} - set(known))
-    for d in dirs:
-        pages = [p for p in nbs if len(p.parts) > 1 and p.parts[0] == d]
-        if pages: groups.append((dict(SECTIONS).get(d, d.capitalize()), pages))
-    return groups
+    start = [Path(x) for x in START if Path(x) in nbs]
+    rest = [p for p in nbs if p not in start]
+    sec = {d: [p for p in rest if len(p.parts) > 1 and p.parts[0] == d] for d, _ in SECTIONS}
+    top = [p for p in rest if len(p.parts) == 1]
+    lib, seen = [], set()
+    for title, nums in LIBRARY:
+        ps = [p for p in top if _num(p) in nums]
+        seen |= set(ps)
+        if ps: lib.append((title, ps))
+    if other := [p for p in top if p not in seen]: lib.append(('More modules', other))
+    groups = [('Start here', start), ('Experiments', sec['experiments']), ('Serving', sec['serve']),
+              ('Library reference', lib), ('Benchmarks', sec['benchmarks'])]
+    known = {d for d, _ in SECTIONS}
+    for d in sorted({p.parts[0] for p in rest if len(p.parts) > 1} - known):
+        groups.append((d.capitalize(), [p for p in rest if len(p.parts) > 1 and p.parts[0] == d]))
+    return [(t, es) for t, es in groups if es]
+
+def group_pages(groups)->list:
+    "Every notebook of `sidebar_groups`, in order"
+    return [q for _, es in groups for e in es for q in ([e] if isinstance(e, Path) else e[1])]
 
 def write_sidebar(path=NBS/'sidebar.yml'):
     "The Quarto sidebar with the same sections and order as the MkDocs navigation"
-    contents = []
-    for title, pages in sidebar_groups():
-        if title is None: contents += [str(p) for p in pages]
-        else: contents.append({'section': title, 'contents': [str(p) for p in pages]})
+    def entry(e): return str(e) if isinstance(e, Path) else {'section': e[0], 'contents': [str(q) for q in e[1]]}
+    contents = [{'section': t, 'contents': [entry(e) for e in es]} for t, es in sidebar_groups()]
     text = yaml.safe_dump({'website': {'sidebar': {'contents': contents}}}, sort_keys=False)
     if not path.exists() or path.read_text() != text: path.write_text(text)
     return text
@@ -424,10 +446,10 @@ def vendor()->dict:
         out[name] = tgz
     return out
 
-def _extract(tgz:Path, member_prefix:str, dest:Path):
+def _extract(tgz:Path, member_prefix:str, dest:Path, only=None):
     with tarfile.open(tgz) as t:
         for m in t.getmembers():
-            if m.isfile() and m.name.startswith(member_prefix):
+            if m.isfile() and m.name.startswith(member_prefix) and (only is None or m.name[len(member_prefix):] in only):
                 p = dest/m.name[len(member_prefix):]
                 p.parent.mkdir(parents=True, exist_ok=True)
                 p.write_bytes(t.extractfile(m).read())
@@ -501,7 +523,8 @@ def member_anchor_fallback(site=SITE):
 
 # ---------------------------------------------------------------- build
 def openapi_page(docs:Path)->str:
-    "The simulation API's OpenAPI schema, published as a page and as openapi.json"
+    """The simulation API's reference: its OpenAPI schema (`serve/openapi.json`) rendered by ReDoc, vendored from npm
+    (offline at run time), after a table of the endpoints"""
     try: from semantic_kv.serve.api import app
     except ImportError as e: return ''
     spec = app.openapi()
@@ -509,10 +532,15 @@ def openapi_page(docs:Path)->str:
     (docs/'serve'/'openapi.json').write_text(json.dumps(spec, indent=1))
     rows = '\n'.join(f"| `{m.upper()}` | `{path}` | {op.get('summary', '')} |"
                      for path, ops in spec['paths'].items() for m, op in ops.items())
+    opts = dict(hideDownloadButton=False, scrollYOffset='.md-header', expandResponses='200', jsonSampleExpandLevel=2,
+                theme=dict(typography=dict(fontFamily='inherit', headings=dict(fontFamily='inherit'), code=dict(fontFamily='monospace'))))
     (docs/'serve'/'openapi.md').write_text(
-        f"# Simulation API schema\n\nThe OpenAPI {spec.get('openapi')} schema of `semantic-kv api` "
-        f"(version {spec['info'].get('version')}): [openapi.json](openapi.json).\n\n| method | path | |\n|---|---|---|\n{rows}\n\n"
-        f"```json\n{json.dumps(spec, indent=1)}\n```\n")
+        f"---\nhide:\n  - toc\n---\n\n# Simulation API reference\n\n"
+        f"`semantic-kv api` (OpenAPI {spec.get('openapi')}, version {spec['info'].get('version')}): every endpoint with its "
+        f"request and response schemas, examples and errors. The schema itself: [openapi.json](openapi.json).\n\n"
+        f"| method | path | |\n|---|---|---|\n{rows}\n\n"
+        f'<div id="redoc" class="skv-redoc"></div>\n<script src="../assets/vendor/redoc/redoc.standalone.js"></script>\n'
+        f"<script>Redoc.init('openapi.json', {json.dumps(opts)}, document.getElementById('redoc'))</script>\n")
     return 'serve/openapi.md'
 
 def build(proc=True, keep_going=False):
@@ -523,34 +551,35 @@ def build(proc=True, keep_going=False):
     write_sidebar()
     shutil.rmtree(BUILD, ignore_errors=True)
     docs = BUILD/'docs'; docs.mkdir(parents=True)
-    groups = [(t, [p for p in ps if (PROC/p).exists()]) for t, ps in sidebar_groups()]
+    groups = sidebar_groups([p for p in source_notebooks() if (PROC/p).exists()])
     names = {}
-    for _, ps in groups:
-        for p in ps:
-            o = out_name(p)
-            names[str(p)] = names[str(p.with_suffix('.html'))] = names[str(o)] = o
-    nav, pages = [], []
-    for title, ps in groups:
-        items = []
-        for p in ps:
-            o = names[str(p)]
-            nb = convert(p, o, names, host)
-            dst = docs/o.with_suffix('.ipynb'); dst.parent.mkdir(parents=True, exist_ok=True)
-            dst.write_text(json.dumps(nb))
-            items.append({summary(p)[0].replace('`', '') if p.name != 'index.ipynb' else 'Home': str(o.with_suffix('.ipynb'))})
-            pages.append(o.as_posix())
-        if title is None: nav += items
-        else: nav.append({title: items})
+    for p in group_pages(groups):
+        o = out_name(p)
+        names[str(p)] = names[str(p.with_suffix('.html'))] = names[str(o)] = o
+    pages = []
+    def item(p):
+        o = names[str(p)]
+        nb = convert(p, o, names, host)
+        dst = docs/o.with_suffix('.ipynb'); dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_text(json.dumps(nb))
+        pages.append(o.as_posix())
+        return {summary(p)[0].replace('`', '') if p.name != 'index.ipynb' else 'Home': str(o.with_suffix('.ipynb'))}
+    nav = [{t: [item(e) if isinstance(e, Path) else {e[0]: [item(q) for q in e[1]]} for e in es]} for t, es in groups]
     api = openapi_page(docs)
     if api:
-        svc = next((g for g in nav if isinstance(g, dict) and 'Services' in g), None)
-        if svc is None: svc = {'Services': []}; nav.insert(len(nav) - (1 if any('Benchmarks' in g for g in nav if isinstance(g, dict)) else 0), svc)
-        svc['Services'].append({'API schema (OpenAPI)': api})
+        svc = next((g for g in nav if 'Serving' in g), None)
+        if svc is None: svc = {'Serving': []}; nav.insert(min(3, len(nav)), svc)
+        svc['Serving'].append({'Simulation API reference (OpenAPI)': api})
     shutil.copy(NBS/'styles.css', docs/'styles.css')
     tgz = vendor()
     _extract(tgz['iframe-worker'], 'package/shim/', docs/'assets'/'vendor'/'iframe-worker')
+    _extract(tgz['redoc'], 'package/bundles/', docs/'assets'/'vendor'/'redoc', only=('redoc.standalone.js', 'redoc.standalone.js.LICENSE.txt'))
+    rd = docs/'assets'/'vendor'/'redoc'/'redoc.standalone.js'   # its only request off the site: the "Redocly" badge
+    js = rd.read_text()
+    if REDOC_BADGE not in js: sys.exit(f"{rd}: the Redocly badge URL was not found: check the vendored ReDoc version")
+    rd.write_text(js.replace(REDOC_BADGE, 'data:image/svg+xml,%3Csvg%20xmlns%3D%22http%3A%2F%2Fwww.w3.org%2F2000%2Fsvg%22%2F%3E'))
     conf = yaml.safe_load((ROOT/'tools'/'mkdocs.yml').read_text())
-    conf.update(docs_dir=str(docs), site_dir=str(SITE), nav=nav)
+    conf.update(docs_dir=str(docs), site_dir=str(SITE), nav=nav, hooks=[str(ROOT/'tools'/'mkdocs_hooks.py')])
     (BUILD/'mkdocs.yml').write_text(yaml.safe_dump(conf, sort_keys=False))
     shutil.rmtree(SITE, ignore_errors=True)
     env = dict(os.environ, NO_MKDOCS_2_WARNING='1')
