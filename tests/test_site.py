@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = Path(os.environ.get('SKV_SITE', ROOT/'_site'))
-CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
+CHROMIUM = os.environ.get('SKV_CHROMIUM') or shutil.which('chromium') or shutil.which('chromium-browser')   # SKV_CHROMIUM: e.g. playwright's own build in CI
 pw = pytest.importorskip('playwright.sync_api')
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs a chromium binary (Debian: apt-get install chromium)")
 EXPERIMENTS = ['experiments/low_memory_rag_stress.html', 'experiments/shared_system_prompt_high_reuse.html',

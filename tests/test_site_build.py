@@ -113,3 +113,28 @@ def test_every_page_has_a_title():
     for p in bs.source_notebooks():
         title, _ = bs.summary(p)
         assert title != p.stem, f"{p}: no `# Title` in its first markdown cell"
+
+def test_workflows_and_quarto_config():
+    "nbdev's two workflows exist and parse; CI runs the README's test command; _quarto.yml is valid YAML for Quarto"
+    import configparser, yaml
+    wf = ROOT/'.github'/'workflows'
+    test, deploy = (yaml.safe_load((wf/f).read_text()) for f in ('test.yaml', 'deploy.yaml'))
+    runs = '\n'.join(s.get('run', '') for s in test['jobs']['test']['steps'])
+    readme = (ROOT/'README.md').read_text()
+    cmd = re.search(r'Run every test.*?```sh\n(.*?)\n```', readme, re.S)[1]
+    install, tests = re.search(r'(pip install -e "[^"]+")', cmd)[1], cmd.rsplit('&&', 1)[1].strip()
+    assert install in runs and re.search(rf'^{re.escape(tests)}$', runs, re.M), (install, tests)
+    for step in ('nbdev_clean', 'nbdev_export', 'tools/check_stale.py', 'tools/build_site.sh'): assert step in runs, step
+    dsteps = deploy['jobs']['deploy']['steps']
+    assert any('quarto-actions/setup' in s.get('uses', '') for s in dsteps) and any(s.get('run') == 'nbdev_docs' for s in dsteps)
+    assert any(s.get('with', {}).get('publish_dir') == './_docs' for s in dsteps)
+    q = yaml.safe_load((ROOT/'_quarto.yml').read_text())
+    assert q['project']['type'] == 'website' and 'sidebar.yml' in q['metadata-files']
+    assert (ROOT/'nbs'/'_quarto.yml').resolve() == (ROOT/'_quarto.yml').resolve()
+    side = yaml.safe_load((ROOT/'nbs'/'sidebar.yml').read_text())['website']['sidebar']['contents']
+    assert [s['section'] for s in side] == ['Start here', 'Experiments', 'Serving', 'Library reference', 'Benchmarks']
+    assert yaml.safe_dump(yaml.safe_load(bs.write_sidebar.__defaults__[0].read_text())) and bs.write_sidebar() == (ROOT/'nbs'/'sidebar.yml').read_text()
+    cfg = configparser.ConfigParser(); cfg.read(ROOT/'settings.ini')
+    d = cfg['DEFAULT']
+    assert d['user'] != 'semantickv' and d['lib_name'] == 'semantic_kv'
+    assert cfg.get('DEFAULT', 'git_url') == f"https://github.com/{d['user']}/{d['repo']}"
