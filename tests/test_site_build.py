@@ -138,3 +138,16 @@ def test_workflows_and_quarto_config():
     d = cfg['DEFAULT']
     assert d['user'] != 'semantickv' and d['lib_name'] == 'semantic_kv'
     assert cfg.get('DEFAULT', 'git_url') == f"https://github.com/{d['user']}/{d['repo']}"
+
+def test_api_typed_responses():
+    "The API reference's endpoints answer with named schemas (`/v1/simulate/trace`'s replay report is still a free-form object)"
+    pytest.importorskip('fastapi')
+    from semantic_kv.serve.api import app
+    spec = app.openapi()
+    for path, ops in spec['paths'].items():
+        if path == '/v1/simulate/trace': continue
+        for m, op in ops.items():
+            schema = op['responses']['200']['content']['application/json']['schema']
+            assert '$ref' in schema, (m, path, schema)
+    assert spec['components']['schemas']['Health']['properties']['limits'] == {'$ref': '#/components/schemas/ApiLimits'}
+    assert spec['components']['schemas']['Policies']['properties']['policies']['items'] == {'$ref': '#/components/schemas/PolicyInfo'}
