@@ -151,3 +151,16 @@ def test_api_typed_responses():
             assert '$ref' in schema, (m, path, schema)
     assert spec['components']['schemas']['Health']['properties']['limits'] == {'$ref': '#/components/schemas/ApiLimits'}
     assert spec['components']['schemas']['Policies']['properties']['policies']['items'] == {'$ref': '#/components/schemas/PolicyInfo'}
+
+def test_shared_styles(tmp_path):
+    "A large <style> block several pages share becomes one stylesheet linked from each page; a page's own stays inline"
+    big = 'body{color:red}' * 1000
+    (tmp_path/'sub').mkdir()
+    for p, own in ((tmp_path/'a.html', ''), (tmp_path/'sub'/'b.html', '<style>p{margin:0}</style>')):
+        p.write_text(f'<html><head><style>{big}</style>{own}</head><body></body></html>')
+    bs.shared_styles(tmp_path)
+    css = list((tmp_path/'assets'/'stylesheets').glob('nb-*.css'))
+    assert len(css) == 1 and css[0].read_text() == big
+    a, b = (tmp_path/'a.html').read_text(), (tmp_path/'sub'/'b.html').read_text()
+    assert f'href="assets/stylesheets/{css[0].name}"' in a and f'href="../assets/stylesheets/{css[0].name}"' in b
+    assert big not in a + b and '<style>p{margin:0}</style>' in b

@@ -521,6 +521,29 @@ def member_anchor_fallback(site=SITE):
         new = re.sub(r'(href=")([^"#:]*)#(_[\w.-]+|[\w.-]+\.[\w.-]+)"', fix, t)
         if new != t: p.write_text(new)
 
+def shared_styles(site=SITE, min_bytes=5000):
+    """mkdocs-jupyter inlines the same ~600 kB of notebook CSS into every page: each large `<style>` block that several
+    pages share moves to one cached stylesheet (`assets/stylesheets/nb-<hash>.css`), linked where the block was"""
+    import hashlib
+    STYLE = re.compile(r'<style[^>]*>(.*?)</style>', re.S)
+    pages = [p for p in site.rglob('*.html') if 'assets' not in p.relative_to(site).parts]
+    seen = {}
+    for p in pages:
+        for m in STYLE.finditer(p.read_text()):
+            if len(m[1]) >= min_bytes: seen.setdefault(hashlib.sha256(m[1].encode()).hexdigest()[:12], set()).add(p)
+    shared = {h for h, ps in seen.items() if len(ps) > 1}
+    out = site/'assets'/'stylesheets'; out.mkdir(parents=True, exist_ok=True)
+    for p in pages:
+        t = p.read_text()
+        def link(m):
+            h = hashlib.sha256(m[1].encode()).hexdigest()[:12]
+            if len(m[1]) < min_bytes or h not in shared: return m[0]
+            f = out/f"nb-{h}.css"
+            if not f.exists(): f.write_text(m[1])
+            return f'<link rel="stylesheet" href="{rel(f.relative_to(site), p.relative_to(site))}">'
+        new = STYLE.sub(link, t)
+        if new != t: p.write_text(new)
+
 # ---------------------------------------------------------------- build
 def openapi_page(docs:Path)->str:
     """The simulation API's reference: its OpenAPI schema (`serve/openapi.json`) rendered by ReDoc, vendored from npm
@@ -595,6 +618,7 @@ def build(proc=True, keep_going=False):
                           f'<script src="{src}"></script>')
             p.write_text(t)
     member_anchor_fallback(SITE)
+    shared_styles(SITE)
     if DROPPED: print(f"note: {sum(DROPPED)} third-party log line(s) (tqdm, Ray) left out of stderr outputs", file=sys.stderr)
     problems = PROBLEMS + check_site(SITE, set(pages))
     for x in problems: print(x, file=sys.stderr)
