@@ -3,6 +3,18 @@ MkDocs Material + mkdocs-jupyter into `_site/`, fully offline at run time (MathJ
 vendored from their npm packages at build time). Afterwards every local link and anchor is checked and any
 directive that escaped processing fails the build.
 
+Rules that fail the build (each names the notebook and cell):
+- a page without a `# Title` in its first markdown cell (it would fall back to its file name);
+- a warning, a traceback, a temporary path or this machine's checkout or environment path in a published output
+  (known third-party log noise on stderr, tqdm's IProgress warning and Ray's timestamped log lines, is dropped first
+  and counted in one summary line);
+- `NoneType`, `__main__.`, `<factory>` or a raw Markdown link in a signature (`patch_show_doc` renders annotations
+  as written, dataclasses and models with their fields, classes as `class`);
+- a plain-text table wider than the page (`PAGE_CHARS`): a table pandas printed is turned into an HTML table
+  (`text_table`); one that cannot be parsed fails.
+Pages share one copy of the notebook stylesheet (`shared_styles`), and the search index holds prose only
+(tools/mkdocs_hooks.py). The simulation API's reference is its OpenAPI schema rendered by ReDoc (vendored).
+
     python tools/build_site.py            # what `bash tools/build_site.sh` runs
     python tools/build_site.py --no-proc  # reuse an existing _proc/ (faster when iterating)
     python tools/build_site.py --keep-going  # leave out notebooks that fail to process instead of stopping
