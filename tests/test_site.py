@@ -184,5 +184,6 @@ def test_search(page):
     assert texts, "search results without excerpts"
     code_like = [t for t in texts if re.search(r'\bdef \w+\(|^\s*(import|from) \w|^\s*[\w.]+\s*=\s*\S', t, re.M)]
     assert not code_like, code_like                                          # excerpts are prose, not code
+    assert not any('¶' in t for t in pg.locator('.md-search-result__article h1, .md-search-result__article h2').all_inner_texts())
     shot(pg, 'search.png')
     page.clean()
