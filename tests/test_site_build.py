@@ -48,6 +48,12 @@ def test_show_doc_signatures():
         tag:Optional[str]=None
     sig = re.search(r'```python\n(.*?)```', show_doc(Job)._repr_markdown_(), re.S)[1]
     assert sig.startswith('@dataclass\nclass Job:') and 'latency:dict={}  # per-type latency' in sig and '<factory>' not in sig, sig
+    import enum
+    class Color(str, enum.Enum):
+        "Kinds"
+        red = 'red'; blue = 'blue'
+    sig = re.search(r'```python\n(.*?)```', show_doc(Color)._repr_markdown_(), re.S)[1]
+    assert sig == "class Color(str, Enum):\n    red = 'red'\n    blue = 'blue'\n", sig
     class Engine:
         def __init__(self, cfg:int=1): pass   # a class with its own __init__ renders as a class, not `def`
     assert show_doc(Engine)._repr_markdown_().split('```python\n')[1].startswith('class Engine(')

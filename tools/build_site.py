@@ -77,7 +77,7 @@ def _field_comments(cls)->dict:
 
 def class_signature(cls)->str:
     "A class header; a pydantic model or a dataclass lists its fields (type, default, comment) as its constructor takes them"
-    import dataclasses
+    import dataclasses, enum
     bases = ', '.join(b.__name__ for b in cls.__bases__ if b is not object)
     head = f"class {cls.__name__}({bases}):" if bases else f"class {cls.__name__}:"
     lines = (['@dataclass'] if dataclasses.is_dataclass(cls) else []) + [head]
@@ -90,6 +90,8 @@ def class_signature(cls)->str:
     if fields is not None:
         for name, f in fields.items():
             lines.append(line(name, f.annotation, not f.is_required(), f.default, f.default_factory, f.description or notes.get(name)))
+    elif issubclass(cls, enum.Enum):
+        lines += [f"    {m.name} = {m.value!r}" for m in cls]
     elif dataclasses.is_dataclass(cls):
         hints = {}
         try: hints = typing_hints(cls)
@@ -116,7 +118,7 @@ def patch_show_doc():
     """show_doc as a reader expects it: models and dataclasses with their fields, plain classes without a fake
     `(*args, **kwargs)`, a class with its own `__init__` as `class Name(...)` (not `def`), annotations as written
     (`X | None`, never `NoneType` or `__main__.X`), factory defaults as values, docments comments without Markdown"""
-    import dataclasses, nbdev.showdoc as sd, fastcore.docments as fd
+    import dataclasses, enum, nbdev.showdoc as sd, fastcore.docments as fd
     from inspect import Parameter
     def signature(obj, *a, eval_str=False, **k):   # an annotation naming a type defined later: show it as written
         try: return inspect.signature(obj, *a, eval_str=eval_str, **k)
@@ -151,7 +153,7 @@ def patch_show_doc():
     def _repr_markdown_(self):
         sym = self.sym
         init_mod = getattr(getattr(sym, '__init__', None), '__module__', None)   # object's slot wrapper: None; Protocol's: typing
-        plain = inspect.isclass(sym) and (hasattr(sym, 'model_fields') or dataclasses.is_dataclass(sym)
+        plain = inspect.isclass(sym) and (hasattr(sym, 'model_fields') or dataclasses.is_dataclass(sym) or issubclass(sym, enum.Enum)
                                           or init_mod in (None, 'builtins', 'typing', 'typing_extensions'))
         if not plain: return orig(self)
         doc, src = '---\n\n', sd.NbdevLookup().code(self.fn)
@@ -322,7 +324,7 @@ NOISE = re.compile(r'^.*TqdmWarning: IProgress not found.*\n(?:[ \t]+from \.auto
                    r'|^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+\t(?:DEBUG|INFO|WARNING) .*\n?', re.M)
 BAD_OUTPUT = re.compile(r'\b\w*Warning\b:|\bWARNING\b|Traceback \(most recent call last\)|/tmp/|/var/folders/'
                         f"|{re.escape(str(ROOT))}|{re.escape(sys.prefix)}")
-BAD_SIGNATURE = re.compile(r'NoneType|__main__\.|<factory>|\]\(https?:')
+BAD_SIGNATURE = re.compile(r'NoneType|__main__\.|<factory>|\]\(https?:|^class \w+\(\s*\*args, \*\*kwds?\s*\):', re.M)   # the last: a fake class signature
 PAGE_CHARS = 118   # monospace characters that fit the content column at 1,400 px without scrolling
 PROBLEMS, DROPPED = [], []
 
