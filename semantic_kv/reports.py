@@ -112,9 +112,14 @@ def capacity_sweep_chart(df:pd.DataFrame,  # columns policy, capacity (x), `metr
                          xlabel='cache capacity (tokens; mean over seeds)')->alt.Chart:
     "Hit rate vs capacity for every policy (mean over seeds, min-max band), the optimum in black"
     g = sweep_points(df, metric, x)
-    base = alt.Chart(g).encode(x=alt.X(f'{x}:Q', title=xlabel, scale=alt.Scale(type='log')), color=_color(g.policy))
-    band = base.mark_area(opacity=0.12).encode(y=f'{metric}_min:Q', y2=f'{metric}_max:Q')
-    line = base.mark_line(point=True).encode(y=alt.Y(f'{metric}:Q', title=metric.replace('_', ' ')),
+    lo, hi = float(g[x].min()), float(g[x].max())
+    xs = alt.X(f'{x}:Q', title=xlabel, scale=alt.Scale(type='log', domain=[lo, hi], nice=False),   # the axis ends where the data does
+               axis=alt.Axis(format='~s', labelOverlap='greedy', tickCount=6))                   # 200k, not 200,000 (no run-together labels)
+    base = alt.Chart(g).encode(x=xs)
+    color = _color(g.policy).legend(symbolOpacity=1, symbolStrokeWidth=2)   # legend swatches as strong as the lines, not the pale band
+    band = base.mark_area(opacity=0.12).encode(y=f'{metric}_min:Q', y2=f'{metric}_max:Q', color=color)
+    line = base.mark_line(point=True).encode(color=color,
+        y=alt.Y(f'{metric}:Q', title=metric.replace('_', ' ')),
         strokeDash=alt.condition(alt.datum.policy == 'belady', alt.value([1, 0]), alt.value([4, 2])),
         tooltip=['policy', x, metric, 'seeds'])
     return (band + line).properties(title=title, width=420, height=260)

@@ -52,3 +52,25 @@ def test_repository_notebooks():
     "Stamped notebooks are strictly fresh and their prose is backed by their outputs"
     r = subprocess.run([sys.executable, str(ROOT/'tools'/'check_stale.py')], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stdout[-4000:]
+
+def test_display_directives_keep_the_stamp(tmp_path):
+    "Adding `#| echo: false` or `#| hide` leaves the stamp fresh; `#| eval: false` or a code change does not"
+    p = write(tmp_path, nb(('code', 'x = 1\nprint(x)', '1\n')))
+    cs.stamp(p)
+    for directive, fresh in (('#| echo: false\n', True), ('#| hide\n#| export\n', True), ('#| eval: false\n', False)):
+        d = json.loads(p.read_text()); d['cells'][0]['source'] = directive + 'x = 1\nprint(x)'
+        q = write(tmp_path, d, 'q.ipynb')
+        assert (cs.check_notebook(q) == []) == fresh, directive
+
+def test_legacy_stamps_and_display_only_restamp(tmp_path):
+    "A stamp recorded with directives in the hash still counts; a display-only edit re-records it, a code edit is refused"
+    d = nb(('code', '#| hide\nx = 1\nprint(x)', '1\n'))
+    d['metadata'][cs.KEY] = {'code_hash': cs.legacy_hash(d)}
+    p = write(tmp_path, d)
+    assert cs.check_notebook(p) == []
+    before = json.loads(p.read_text())
+    e = json.loads(p.read_text()); e['cells'][0]['source'] = '#| echo: false\nx = 1\nprint(x)'; p.write_text(json.dumps(e))
+    cs.restamp_display_only(p, before)
+    assert cs.check_notebook(p) == [] and json.loads(p.read_text())['metadata'][cs.KEY]['code_hash'] == cs.code_hash(e)
+    e['cells'][0]['source'] = 'x = 2\nprint(x)'; p.write_text(json.dumps(e))
+    with pytest.raises(ValueError, match='changed code'): cs.restamp_display_only(p, before)

@@ -5,7 +5,8 @@ Two checks on the notebooks' *stored* outputs (nothing is executed):
 1. **Outputs older than the code.** `--stamp` records a hash of a notebook's code cells in its metadata
    (`metadata.semantic_kv.code_hash`, kept by `nbdev_clean` through `allowed_metadata_keys` in settings.ini) right
    after the notebook was executed; the check fails when the code cells no longer hash to the stamp, i.e. the
-   code changed and the published outputs were not refreshed. `tools/run_notebook.sh NB` executes, cleans and
+   code changed and the published outputs were not refreshed. `#|` directive lines other than `#| eval:` are not part
+   of the hash (display and export only); stamps recorded before that rule (directives included) are still accepted. `tools/run_notebook.sh NB` executes, cleans and
    stamps in one go.
 A stamped notebook has opted in: every problem in it is an error. An unstamped one gets warnings only, so a
 notebook joins the check the first time it is run with `tools/run_notebook.sh`.
@@ -35,12 +36,37 @@ KEY = 'semantic_kv'
 
 def _src(c): return ''.join(c['source']) if isinstance(c['source'], list) else c['source']
 
+DISPLAY_DIRECTIVE = re.compile(r'^\s*#\|(?!\s*eval\s*:).*$\n?', re.M)
+
 def code_hash(nb:dict)->str:
-    "Hash of the code cells' sources (whitespace at the ends of cells ignored)"
+    """Hash of the code cells' sources (whitespace at the ends of cells ignored), without `#|` directive lines: they
+    decide what a page shows (`#| echo: false`, `#| hide`, `#| output: asis`) or what is exported (`#| export`), not
+    what a cell computes, so adding one leaves the stored outputs current. `#| eval:` lines count: they decide whether a
+    cell runs."""
+    h = hashlib.sha256()
+    for c in nb['cells']:
+        if c['cell_type'] == 'code': h.update(DISPLAY_DIRECTIVE.sub('', _src(c)).strip().encode() + b'\0')
+    return h.hexdigest()[:16]
+
+def legacy_hash(nb:dict)->str:
+    "The hash of stamps recorded before directives were left out (directive lines included); still accepted"
     h = hashlib.sha256()
     for c in nb['cells']:
         if c['cell_type'] == 'code': h.update(_src(c).strip().encode() + b'\0')
     return h.hexdigest()[:16]
+
+def fresh(nb:dict)->bool:
+    "Does the notebook's stamp match its code (either hash)?"
+    st = nb.get('metadata', {}).get(KEY, {}).get('code_hash')
+    return bool(st) and st in (code_hash(nb), legacy_hash(nb))
+
+def restamp_display_only(path:Path, before:dict):
+    """After a display-only edit (directives added or removed) of a stamped notebook whose stamp matched `before`
+    (its previous content): record the new-style stamp, so it stays fresh without re-executing. Refuses any other edit."""
+    nb = json.loads(path.read_text())
+    if not fresh(before): raise ValueError(f"{path}: was not fresh before the edit")
+    if code_hash(nb) != code_hash(before): raise ValueError(f"{path}: the edit changed code, not only directives: rerun it")
+    stamp(path)
 
 def executed(nb:dict)->bool: return any(c.get('outputs') for c in nb['cells'] if c['cell_type'] == 'code')
 
@@ -119,7 +145,7 @@ def check_notebook(path:Path, require_stamp:bool=False)->list:
     nb = json.loads(path.read_text())
     rel, probs = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path, []
     st = nb.get('metadata', {}).get(KEY, {}).get('code_hash')
-    if st and st != code_hash(nb):
+    if st and st not in (code_hash(nb), legacy_hash(nb)):
         probs.append(f"{rel}: stored outputs are older than the code (code hash {code_hash(nb)} != stamp {st}): "
                      f"rerun it with `bash tools/run_notebook.sh {rel}`")
     elif not st and require_stamp:

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['TRACE_FORMATS', 'ApiLimits', 'error_response', 'validation_response', 'input_error_field', 'BodyLimit',
-           'SimulateRequest', 'Segmented', 'RequestResult', 'Session', 'Sessions', 'simulate_trace', 'TraceTooLong',
-           'run_trace_job', 'make_app', 'cmd_api', 'register_cli']
+           'SimulateRequest', 'Segmented', 'Health', 'PolicyInfo', 'Policies', 'RequestResult', 'Session', 'Sessions',
+           'simulate_trace', 'TraceTooLong', 'run_trace_job', 'make_app', 'cmd_api', 'register_cli']
 
 # %% ../../nbs/serve/35_api.ipynb #4b95fcf7
 # Light at import (the CLI imports this module to add its subcommand): FastAPI and the simulator are imported
@@ -113,6 +113,24 @@ class Segmented(BaseModel):
     prompt_tokens: int
     tokens_by_type: dict[str, int]
     segments: list[dict]
+
+class Health(BaseModel):
+    "What `/health` answers: liveness, the version, live sessions and this instance's limits."
+    status: str = 'ok'
+    version: str
+    sessions: int                   # live sessions
+    sessions_dropped: int           # sessions dropped (least recently used) to make room for new ones
+    limits: ApiLimits
+
+class PolicyInfo(BaseModel):
+    "One eviction policy of `/v1/policies`."
+    name: str
+    description: str
+    in_sessions: bool               # usable in `/v1/simulate/request` sessions (False: it needs the future, traces only)
+
+class Policies(BaseModel):
+    "What `/v1/policies` answers: every eviction policy, by name."
+    policies: list[PolicyInfo]
 
 class RequestResult(BaseModel):
     "One simulated request: what the session's cache hit, stored and evicted for it, and its estimated TTFT."
@@ -389,13 +407,13 @@ def make_app(limits:ApiLimits|None=None,        # limits (default `ApiLimits()`)
         status = 413 if isinstance(exc, TraceTooLong) else 422
         return error_response(status, input_error_field(exc), str(exc))
 
-    @app.get('/health', summary='Liveness and version')
-    def health()->dict:
+    @app.get('/health', summary='Liveness and version', response_model=Health)
+    def health()->Health:
         return dict(status='ok', version=__version__, sessions=len(sessions), sessions_dropped=sessions.dropped,
                     limits=limits.model_dump())
 
-    @app.get('/v1/policies', summary='Eviction policies')
-    def policies()->dict:
+    @app.get('/v1/policies', summary='Eviction policies', response_model=Policies)
+    def policies()->Policies:
         return dict(policies=[dict(name=n, description=(c.__doc__ or '').strip(), in_sessions=not c.needs_future)
                               for n, c in sorted(POLICIES.items())])
 
