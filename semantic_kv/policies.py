@@ -40,7 +40,7 @@ class Policy:
     def __repr__(self): return f"{type(self).__name__}()"
 
 # %% ../nbs/06_policies.ipynb #7a615bdc
-POLICY_MODULES = ('semantic_kv.labelfree', 'semantic_kv.modern')   # modules whose policies register themselves; imported on first read
+POLICY_MODULES = ('semantic_kv.labelfree', 'semantic_kv.modern', 'semantic_kv.field')   # modules whose policies register themselves; imported on first read
 
 class Registry(dict):
     "Policy classes by name; the first read imports `POLICY_MODULES`, so every policy is known wherever it is read."
