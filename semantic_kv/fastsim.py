@@ -751,6 +751,7 @@ def _run(pol, thr, cap, t0,                  # policy code, SLRU threshold, capa
          H1, H2, HV, HN, hsize, L, used,     # candidate heap (lazy deletion) and the scalars carried across chunks
          ps, pf, pu,                         # learned policies' state: scalars, per-feature rows, per-unit rows (`_observe`), or None
          qd, qu, qi,                         # choosing policies' state: list links, per-unit rows, scalars (`_ch_*`), or None
+         first,                              # tail admission: per unit, the request that first used it (-1: none yet), or None
          hit_units, hit_tok, used_after,     # per request of the chunk (outputs)
          cnt, nT):                           # counters: evictions, rejected, then per type: evictions, regret, unit hits, token hits
     R = off.shape[0] - 1
@@ -775,6 +776,9 @@ def _run(pol, thr, cap, t0,                  # policy code, SLRU threshold, capa
         k = a
         while k < b and cached[nodes[k]]: k += 1
         nreg = 0
+        if first is not None:
+            for j in range(k, b):
+                if first[nodes[j]] < 0: first[nodes[j]] = t
         for j in range(k, b):
             n = nodes[j]
             if evicted[n]:
@@ -821,7 +825,7 @@ def _run(pol, thr, cap, t0,                  # policy code, SLRU threshold, capa
                         if last[v] == t:
                             G1[nheld], G2[nheld], GV[nheld], GN[nheld] = e1, e2, ev, v; nheld += 1; continue
                         found = True; break
-                if not found or not _admit(pol, n, v, t, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, pf, pu, qd, qu, qi):
+                if not found or (first is not None and first[n] == t) or not _admit(pol, n, v, t, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, pf, pu, qd, qu, qi):
                     if found: G1[nheld], G2[nheld], GV[nheld], GN[nheld] = e1, e2, ev, v; nheld += 1
                     stop = True; break
                 cached[v] = 0; evicted[v] = 1; used -= charge[v]; cnt[2 + typ[v]] += 1; cnt[0] += 1; cnt[nc] -= 1
@@ -880,6 +884,7 @@ class FastState:
         self.fa = z(np.float64) if code in (P_SIZE, P_GDSF, P_STATIC, P_TLRU) else np.zeros(1)
         self.fb = z(np.float64) if code in (P_SIZE, P_GDSF, P_STATIC) + LEARNED + FIELD else np.zeros(1)
         self.H = (np.empty(1024, np.float64), np.empty(1024, np.float64), np.empty(1024, np.int32), np.empty(1024, np.int32))
+        self.first = z(np.int64) if getattr(pol, 'admission', None) else None   # tail admission (`Policy._gate`)
         self.ps = self.pf = self.pu = self.qd = self.qu = self.qi = None   # a family's state, None for the others: the loop
         # is compiled once per family (plain, learned, choosing), each with only its own branches, on first use
         if code in LEARNED: self._learned(pol, n_hint)
@@ -966,7 +971,7 @@ class FastState:
         "Room for `need` units in every per-unit array (grown by doubling; state is kept)"
         if need <= len(self.parent): return
         cap = max(need, 2*len(self.parent))
-        names = self._per_unit + tuple(x for x in ('nu', 'fa', 'fb') if len(getattr(self, x)) > 1)
+        names = self._per_unit + tuple(x for x in ('nu', 'fa', 'fb') if len(getattr(self, x)) > 1) + (('first',) if self.first is not None else ())
         for name in names:
             a = getattr(self, name); b = np.zeros(cap, a.dtype); b[:self.n] = a[:self.n]; setattr(self, name, b)
         if self.code in LEARNED + FIELD:
@@ -989,6 +994,7 @@ class FastState:
         sl, c, pol = slice(self.n, n1), self.code, self.pol
         self.charge[sl] = self.B if self.charge_mode == 'block' else self.size[sl]
         self.last[sl] = self.created[sl] = -1
+        if self.first is not None: self.first[sl] = -1
         if c in LEARNED: self.pu[:, sl] = 0; self.pu[U_FE, sl] = -1
         if c in FIELD: self.pu[:, sl] = -1 if c == P_SAE else 0
         if c == P_SAE: self.pf[:G_PW, sl] = 0.0
@@ -1017,7 +1023,7 @@ class FastState:
         H1, H2, HV, HN, self.hsize, self.L, self.used, self.qd = _run(self.code, self.thr, self.cap, self.t, nodes, off, nu_acc,
             self.parent, self.charge, self.size, self.typ, self.depth, self.fa, self.fb,
             self.last, self.created, self.hits, self.cached, self.evicted, self.nchild, self.ver, self.nu,
-            *self.H, self.hsize, self.L, self.used, self.ps, self.pf, self.pu, self.qd, self.qu, self.qi, hu, htk, ua, self.cnt, self.nT)
+            *self.H, self.hsize, self.L, self.used, self.ps, self.pf, self.pu, self.qd, self.qu, self.qi, self.first, hu, htk, ua, self.cnt, self.nT)
         self.H = (H1, H2, HV, HN); self.t += R
         return hu, htk, ua
 

@@ -9,8 +9,9 @@ from typing import Protocol, Sequence, Union
 from .models import SEMANTIC_TYPES, TYPE_CODE, InputError
 
 # %% auto #0
-__all__ = ['DEPTH', 'POLICY_MODULES', 'POLICIES', 'STATIC_WEIGHTS', 'PolicyView', 'Policy', 'Registry', 'register', 'make_policy',
-           'LRU', 'FIFO', 'LFU', 'SLRU', 'SizeAwareLRU', 'GDSF', 'StaticSemantic', 'AdaptiveSemantic', 'Belady']
+__all__ = ['DEPTH', 'POLICY_MODULES', 'POLICIES', 'ADMIT', 'STATIC_WEIGHTS', 'PolicyView', 'Policy', 'Registry', 'register',
+           'with_admission', 'make_policy', 'LRU', 'FIFO', 'LFU', 'SLRU', 'SizeAwareLRU', 'GDSF', 'StaticSemantic',
+           'AdaptiveSemantic', 'Belady']
 
 # %% ../nbs/06_policies.ipynb #ee3a114c
 DEPTH = 2**20  # tie-break scale: a request's units share `last`; the deeper one is evicted first
@@ -27,7 +28,24 @@ class Policy:
     "Base strategy: LRU keys, always admit, learns nothing. Every hook is a no-op unless overridden."
     name = 'policy'
     needs_future = False    # True: the cache fills `view.nu` (offline replays only)
-    def bind(self, S:PolicyView): self.S, self.last, self.depth = S, S.last, S.depth   # subclasses: call super().bind
+    admission = None        # 'seen': never evict to store a unit that no earlier request used (a one-off tail); see `with_admission`
+    supports_admission = True
+    def bind(self, S:PolicyView):   # subclasses: call super().bind
+        self.S, self.last, self.depth = S, S.last, S.depth
+        if self.admission: self._gate()
+    def _gate(self):
+        "Wrap the hooks for tail admission: `observe` notes the request that first used a unit, `admit` refuses it there"
+        S, cls, first = self.S, type(self), [-1]*self.S.n_nodes
+        obs, adm, grow, fgt = (getattr(cls, h).__get__(self) for h in ('observe', 'admit', 'grow', 'forget'))
+        def observe(hit, missed, regret):
+            t = S.t
+            for n in missed:
+                if first[n] < 0: first[n] = t
+            obs(hit, missed, regret)
+        def admit(n, victim): return first[n] < S.t and adm(n, victim)
+        def grow_(n_nodes): first.extend([-1]*(n_nodes - len(first))); grow(n_nodes)
+        def forget(n): first[n] = -1; fgt(n)
+        self.observe, self.admit, self.grow, self.forget, self.first_use = observe, admit, grow_, forget, first
     def grow(self, n_nodes:int): pass
     def observe(self, hit:list, missed:list, regret:list): pass
     def admit(self, n:int, victim:int)->bool: return True
@@ -65,12 +83,24 @@ def register(cls):
     dict.__setitem__(POLICIES, cls.name, cls)
     return cls
 
-def make_policy(policy:Union[str, Policy], # a name from `POLICIES`, or a policy instance (passed through)
+ADMIT = '+admit'   # name suffix: the policy with tail admission (`with_admission`)
+
+def with_admission(pol:Policy, # a policy instance (not yet bound)
+                   rule:str='seen')->Policy:
+    "`pol` storing, at the price of an eviction, only units an earlier request used: one-off tails bypass the cache"
+    if not pol.supports_admission: raise InputError(f"policy {pol.name!r} chooses its own victims: tail admission is not available for it")
+    if rule != 'seen': raise InputError(f"unknown admission rule {rule!r}; choose from seen")
+    pol.admission, pol.name = rule, pol.name + ADMIT
+    return pol
+
+def make_policy(policy:Union[str, Policy], # a name from `POLICIES` (with `+admit`: tail admission), or a policy instance (passed through)
                )->Policy:
     "A fresh policy instance from its name"
     if isinstance(policy, Policy): return policy
-    if policy not in POLICIES: raise InputError(f"unknown policy {policy!r}; choose from {', '.join(sorted(POLICIES))}")
-    return POLICIES[policy]()
+    base = policy[:-len(ADMIT)] if isinstance(policy, str) and policy.endswith(ADMIT) else policy
+    if base not in POLICIES: raise InputError(f"unknown policy {policy!r}; choose from {', '.join(sorted(POLICIES))} (each also as NAME{ADMIT})")
+    pol = POLICIES[base]()
+    return with_admission(pol) if base != policy else pol
 
 # %% ../nbs/06_policies.ipynb #0b57fae9
 @register
