@@ -31,7 +31,8 @@ HELDOUT_SEEDS = (1, 2)
 WORKLOADS = ('low_memory_rag_stress', 'shared_system_prompt_high_reuse', 'tool_agent_session_reuse',
              'legal_review_long_context', 'workload_shift_static_vs_adaptive')
 BENCH_POLICIES = ('lru', 'fifo', 'lfu', 'slru', 'gdsf', 'static_semantic', 'adaptive_semantic', 'adaptive_structural',
-                  'sieve', 's3fifo', 'arc', 'lecar', 'wtinylfu', 'belady')
+                  'sieve', 's3fifo', 'arc', 'lecar', 'wtinylfu', 'tail_lru', 'session_aware', 'workload_aware',
+                  'lru+admit', 'workload_aware+admit', 'belady')   # `+admit`: with tail admission (what admission alone buys)
 LCS_POLICIES = ('LRU', 'FIFO', 'ARC', 'S3FIFO', 'Sieve', 'LeCaR', 'Cacheus', 'WTinyLFU', 'LIRS', 'TwoQ')
 SEMANTIC_POLICIES = ('static_semantic', 'adaptive_semantic')   # rerun with labels removed (the ablation)
 BENCH_REQUESTS = dict(gsp=800, chat=600, agent=300, rag=700, tenants=700, paste=700)   # generated trace sizes (50-130k block accesses)
@@ -284,9 +285,10 @@ def cmd_bench_policies(a)->int:
     seeds = tuple(parse_numbers(a.seeds, '--seeds', integer=True, lo=0, hi=2**32 - 1))
     if a.out: check_output_root(a.out)   # before the run, not after it
     pols = tuple(csv(a.policies)) if a.policies else BENCH_POLICIES
+    from semantic_kv.policies import make_policy
     for p in pols:
-        from semantic_kv.policies import POLICIES
-        if p not in POLICIES: raise InputError(f"--policies: unknown policy {p!r}; choose from {', '.join(sorted(POLICIES))}")
+        try: make_policy(p)
+        except InputError as e: raise InputError(f"--policies: {e}") from None
     if 'lru' not in pols or 'belady' not in pols: pols = tuple(dict.fromkeys(('lru',) + pols + ('belady',)))
     fams = csv(a.families) if a.families else None
     known = list(FAMILIES) + list(WORKLOADS) + ['mooncake_a', 'mooncake_b']
