@@ -11,9 +11,9 @@ from .inputs import iter_lines, loads, check_input_file
 from .blocks import BlockRequest, BlockTrace, mooncake_fields, _check_tree
 
 # %% auto #0
-__all__ = ['BAILIAN_BLOCK', 'rechunk', 'read_bailian']
+__all__ = ['BAILIAN_BLOCK', 'rechunk', 'read_bailian', 'bailian_records', 'bailian_stats', 'bailian_trace']
 
-# %% ../nbs/22b_bailian.ipynb #d6623a51
+# %% ../nbs/22b_bailian.ipynb #1a6c6a43
 BAILIAN_BLOCK = 16   # tokens per hash id in the Bailian traces
 
 def rechunk(ids:list, sizes:list, k:int)->tuple:
@@ -27,6 +27,24 @@ def _int(o, k, src, i, lo=None):
     if type(v) is not int or (lo is not None and v < lo): raise InputError(f"{k}: expected an integer{'' if lo is None else f' >= {lo}'}, got {v!r:.40}", src, i)
     return v
 
+def _bailian_request(o, i, src, k, seen, root):
+    "One validated Bailian record as a `BlockRequest` of `k` source blocks per unit"
+    if not isinstance(o, dict): raise InputError(f"expected a JSON object, got {type(o).__name__}", src, i)
+    ids, sizes, n_in, ts, out = mooncake_fields(o, BAILIAN_BLOCK, src, i)
+    chat, par = _int(o, 'chat_id', src, i, 0), _int(o, 'parent_chat_id', src, i, -1)
+    turn = _int(o, 'turn', src, i, 0) if 'turn' in o else None
+    typ = o.get('type', '')
+    if not isinstance(typ, str): raise InputError(f"type: expected a string, got {typ!r:.40}", src, i)
+    _check_tree(ids, seen, src, i)
+    root[chat] = root.get(par, par) if par >= 0 else chat   # a parent not (yet) seen roots its own tree
+    keys, sz = rechunk(ids, sizes, k)
+    return BlockRequest(keys, sz, [TYPE_CODE['other']]*len(keys), n_in, ts, str(chat), str(root[chat]), typ or None,
+                        dict(output_tokens=out, turn=turn, parent_chat_id=par))
+
+def _check_block_size(block_size):
+    if block_size < BAILIAN_BLOCK or block_size % BAILIAN_BLOCK: raise InputError(f"block_size: expected a multiple of {BAILIAN_BLOCK}, got {block_size}")
+    return block_size // BAILIAN_BLOCK
+
 def read_bailian(path,                       # a Qwen-Bailian JSON Lines file
                  block_size:int=BAILIAN_BLOCK, # tokens per unit of the result: 16 (as recorded) or a multiple of it (256, 512)
                  limit:Optional[int]=None,   # read at most this many requests
@@ -34,28 +52,68 @@ def read_bailian(path,                       # a Qwen-Bailian JSON Lines file
                 )->BlockTrace:
     "Read a Bailian trace as a prefix `BlockTrace`, re-chunked to `block_size` tokens per unit"
     path, src = Path(path), str(path)
-    if block_size < BAILIAN_BLOCK or block_size % BAILIAN_BLOCK: raise InputError(f"block_size: expected a multiple of {BAILIAN_BLOCK}, got {block_size}")
+    k = _check_block_size(block_size)
     if not path.exists(): raise InputError("no such file", src)
-    k, reqs, skipped, seen, root = block_size // BAILIAN_BLOCK, [], 0, {}, {}
+    reqs, skipped, seen, root = [], 0, {}, {}
     for i, line in iter_lines(check_input_file(path)):
         if limit is not None and len(reqs) >= limit: break
         try:
             if isinstance(line, InputError): raise line
-            o = loads(line, src, i)
-            if not isinstance(o, dict): raise InputError(f"expected a JSON object, got {type(o).__name__}", src, i)
-            ids, sizes, n_in, ts, out = mooncake_fields(o, BAILIAN_BLOCK, src, i)
-            chat, par = _int(o, 'chat_id', src, i, 0), _int(o, 'parent_chat_id', src, i, -1)
-            turn = _int(o, 'turn', src, i, 0) if 'turn' in o else None
-            typ = o.get('type', '')
-            if not isinstance(typ, str): raise InputError(f"type: expected a string, got {typ!r:.40}", src, i)
-            _check_tree(ids, seen, src, i)
-            root[chat] = root.get(par, par) if par >= 0 else chat   # a parent not (yet) seen roots its own tree
-            keys, sz = rechunk(ids, sizes, k)
-            reqs.append(BlockRequest(keys, sz, [TYPE_CODE['other']]*len(keys), n_in, ts, str(chat), str(root[chat]), typ or None,
-                                     dict(output_tokens=out, turn=turn, parent_chat_id=par)))
+            reqs.append(_bailian_request(loads(line, src, i), i, src, k, seen, root))
         except InputError:
             if not skip_invalid: raise
             skipped += 1
     t = BlockTrace(reqs, block_size, 'block', 'prefix', path.stem)
     t.skipped = skipped
     return t
+
+# %% ../nbs/22b_bailian.ipynb #4ce771e6
+import numpy as np
+from collections import Counter
+
+def bailian_records(n_requests:int=3000, seed:int=0, users:int=2000, zipf:float=0.9, # user popularity
+                    header_blocks:float=24.0, prompt_blocks:float=12.0, tail_blocks:float=6.0, # median blocks per part
+                    variants:float=0.4,      # chance of each further prompt variant per user (geometric)
+                    prompt_share:float=0.95, # requests that carry their user's system prompt
+                    repeat:float=0.12,       # resubmissions of one of the last 50 requests
+                    multi_turn:float=0.001,  # continuations of an earlier request
+                    rate:float=20.0,         # requests per second (Poisson arrivals)
+                   )->list:
+    "Bailian-schema records (16-token hash ids) of a synthetic API workload with the trace's published statistics"
+    rng = np.random.default_rng(seed)
+    w = 1.0/np.arange(1, users + 1)**zipf; w /= w.sum()
+    nid = [1]
+    def new(k): nid[0] += k; return list(range(nid[0] - k, nid[0]))
+    ln = lambda m, s: 1 + int(rng.lognormal(np.log(m), s))
+    head, var, recs, t = {}, {}, [], 0.0
+    for i in range(n_requests):
+        t += rng.exponential(1.0/rate)
+        if recs and rng.random() < repeat:
+            ids, par, turn = list(recs[-1 - int(rng.integers(min(len(recs), 50)))]['hash_ids']), -1, 1
+        elif recs and rng.random() < multi_turn:
+            p = recs[int(rng.integers(len(recs)))]
+            ids, par, turn = p['hash_ids'] + new(ln(tail_blocks, 0.8)), p['chat_id'], p['turn'] + 1
+        else:
+            u, ids, par, turn = int(rng.choice(users, p=w)), [], -1, 1
+            if rng.random() < prompt_share:
+                if u not in head: head[u] = new(ln(header_blocks, 0.6))
+                k = int(rng.geometric(1 - variants)) - 1
+                if (u, k) not in var: var[(u, k)] = new(ln(prompt_blocks, 0.6))
+                ids = head[u] + var[(u, k)]
+            ids = ids + new(ln(tail_blocks, 0.8))
+        recs.append(dict(chat_id=i, parent_chat_id=par, timestamp=round(t, 3), input_length=16*len(ids) - int(rng.integers(0, 16)),
+                         output_length=int(rng.integers(16, 400)), type='api', turn=turn, hash_ids=ids))
+    return recs
+
+def bailian_stats(records:list)->dict:
+    "Single-turn share, ideal (infinite-cache) block hit rate, and the share of reuses that go to the top 10% of blocks"
+    c = Counter(h for r in records for h in r['hash_ids'])
+    acc = sum(c.values()); reuse = np.sort(np.fromiter((v - 1 for v in c.values()), np.int64, len(c)))[::-1]
+    return dict(single_turn=float(np.mean([r['parent_chat_id'] < 0 for r in records])), ideal_hit=(acc - len(c))/max(1, acc),
+                top10_reuse_share=float(reuse[:max(1, len(reuse)//10)].sum()/max(1, reuse.sum())))
+
+def bailian_trace(n_requests:int=3000, seed:int=0, block_size:int=BAILIAN_BLOCK, **kw)->BlockTrace:
+    "A generated Bailian-format trace (`bailian_records`), re-chunked to `block_size` tokens per unit"
+    k, seen, root = _check_block_size(block_size), {}, {}
+    reqs = [_bailian_request(o, i + 1, 'bailian', k, seen, root) for i, o in enumerate(bailian_records(n_requests, seed, **kw))]
+    return BlockTrace(reqs, block_size, 'block', 'prefix', f'bailian_{block_size}')
