@@ -45,8 +45,8 @@ LISTED = (P_ARC, P_WTLFU)         # choosing policies over `modern.Lists` (order
 SAMPLED = LEARNED + (P_ARC, P_LECAR) # policies whose `weights()` change over the trace: read at every timeline sample
 
 def policy_code(pol)->int|None:
-    "The compiled policy code of a policy instance (None: no compiled form; subclasses never have one)"
-    return COMPILED_POLICIES.get(type(pol))
+    "The compiled policy code of a policy instance (None: no compiled form; subclasses never have one, but for tail admission)"
+    return COMPILED_POLICIES.get(getattr(type(pol), 'admission_of', None) or type(pol))
 
 # %% ../nbs/07b_fastsim.ipynb #aa53d7cb
 @njit(cache=True, inline='always')

@@ -8,7 +8,7 @@ import math
 from .policies import Policy, register, POLICIES, DEPTH
 
 # %% auto #0
-__all__ = ['TailLRU', 'SessionAware', 'WorkloadAware']
+__all__ = ['TailLRU', 'SessionAware', 'WorkloadAware', 'Learned']
 
 # %% ../nbs/06d_field.ipynb #8e17aa86
 @register
@@ -134,3 +134,97 @@ class WorkloadAware(Policy):
         p, lam = (self.R[c] + 1.0)/(self.O[c] + 2.0), (self.G[c] + 1.0)/(self.R[c] + 1.0)
         return self.last[n] + lam*math.log(p/self.theta) - self.depth[n]/DEPTH
     def weights(self): return None
+
+# %% ../nbs/06d_field.ipynb #2907e8cd
+import time
+import numpy as np
+from .models import SEMANTIC_TYPES
+
+@register
+class Learned(Policy):
+    """LRU aged by a model that learns from the optimum's past decisions (the recipe of LRB, Song et al., NSDI'20).
+
+    Every `period` requests, the accesses of a sliding window of the past (`window` accesses, a ring buffer: bounded
+    memory) are labelled with a relaxed optimum, LRB's Belady boundary: the optimum keeps the units whose next use
+    comes soonest, and the cache's space-time (capacity x window length) pays for `d` requests of residency per
+    access kept until its next use `d` requests later; accesses are kept in order of `d` until that budget is spent,
+    and labelled 1 (kept until reused) or 0. A logistic regression (numpy, a few Newton steps) is trained on
+    features a serving engine has at decision time: depth, earlier accesses, time since the last one, first sight,
+    the parent's time since its last access, request length, position from the request's end, and the semantic type
+    where labelled. A leaf's key is its last use plus `boundary x logit(p)`; a unit first used by this request whose
+    predicted reuse probability is below `p_min` is not stored at the price of an eviction. Approximated: the labels
+    come from the relaxed optimum (no prefix constraint, which the boundary respects since a parent is used whenever
+    its child is), not from the exact prefix-tree optimum; no compiled form (the training runs in Python)."""
+    name = 'learned'
+    F = 7 + len(SEMANTIC_TYPES)
+    def __init__(self, window:int=60_000, # accesses in the training window (memory bound)
+                 period:int=200,          # requests between trainings
+                 p_min:float=0.02,        # refuse first-seen units predicted below this reuse probability
+                 l2:float=1e-3):
+        self.W, self.period, self.p_min, self.l2 = window, period, p_min, l2
+    def bind(self, S):
+        super().bind(S)
+        self.cnt, self.prev, self.gap, self.z = [], [], [], []
+        self.X, self.U, self.T = np.zeros((self.W, self.F)), np.zeros(self.W, np.int64), np.zeros(self.W, np.int64)
+        self.nb, self.w, self.mu, self.sd, self.b, self.boundary = 0, None, None, None, 0.0, 1.0
+        self.train_seconds, self.trainings, self.accesses = 0.0, 0, 0
+        self.grow(S.n_nodes)
+    def grow(self, n_nodes):
+        k = n_nodes - len(self.cnt)
+        self.cnt.extend([0]*k); self.prev.extend([0]*k); self.gap.extend([0.0]*k); self.z.extend([0.0]*k)
+    def forget(self, n): self.cnt[n] = self.prev[n] = 0; self.gap[n] = self.z[n] = 0.0
+    def observe(self, hit, missed, regret):
+        S, t = self.S, self.S.t
+        nodes = hit + missed
+        if not nodes: return
+        L, cnt, prev, gap, z, typ, depth = len(nodes), self.cnt, self.prev, self.gap, self.z, S.typ, self.depth
+        X = np.zeros((L, self.F)); pg = 0.0
+        for j, n in enumerate(nodes):
+            c = cnt[n]; g = math.log1p(t - prev[n]) if c else 0.0
+            X[j, :7] = math.log1p(depth[n]), math.log1p(c), g, float(c == 0), pg, math.log1p(L), (L - j)/L
+            X[j, 7 + typ[n]] = 1.0
+            pg = g; cnt[n] = c + 1; prev[n] = t; gap[n] = g
+        i = self.nb % self.W; m = min(L, self.W - i)   # ring buffer of the window's accesses
+        self.X[i:i + m], self.U[i:i + m], self.T[i:i + m] = X[:m], nodes[:m], t
+        if m < L: r = min(L - m, self.W); self.X[:r], self.U[:r], self.T[:r] = X[m:m + r], nodes[m:m + r], t
+        self.nb += L; self.accesses += L
+        if self.w is not None:
+            s = ((X - self.mu)/self.sd) @ self.w
+            for j, n in enumerate(nodes): z[n] = float(s[j])
+        if t % self.period == self.period - 1: self.train()
+    def labels(self):
+        "(features, labels) of the window: kept by the relaxed optimum until the next use, or not"
+        k = min(self.nb, self.W); o = np.argsort((np.arange(k) - self.nb) % self.W, kind='stable') if self.nb > self.W else np.arange(k)
+        X, U, T = self.X[o], self.U[o], self.T[o]
+        d, nxt = np.full(k, np.inf), {}
+        for q in range(k - 1, -1, -1):
+            u = int(U[q]); p = nxt.get(u)
+            if p is not None: d[q] = T[p] - T[q]
+            nxt[u] = q
+        fin = np.isfinite(d) & (d > 0)
+        budget = max(1, self.S.capacity // self.S.block_size) * max(1, int(T[-1] - T[0]) + 1)
+        srt = np.sort(d[fin]); cut = np.searchsorted(np.cumsum(srt), budget, side='right')
+        self.boundary = float(srt[cut - 1]) if cut else 1.0
+        return X, (fin & (d <= self.boundary)).astype(np.float64)
+    def train(self):
+        "Label the window and fit the logistic regression (a few Newton steps); a unit's score is refreshed at its next access"
+        t0 = time.perf_counter()
+        X, y = self.labels()
+        if len(y) > 100 and 0 < y.sum() < len(y):
+            mu, sd = X.mean(0), X.std(0) + 1e-9; mu[7:], sd[7:] = 0.0, 1.0
+            A = np.c_[np.ones(len(y)), (X - mu)/sd]; w = np.zeros(A.shape[1])
+            for _ in range(8):
+                p = 1/(1 + np.exp(-A @ w)); g = A.T @ (p - y) + self.l2*w
+                H = (A*(p*(1 - p))[:, None]).T @ A + self.l2*np.eye(len(w))
+                w -= np.linalg.solve(H, g)
+            self.mu, self.sd, self.b, self.w = mu, sd, float(w[0]), w[1:]
+            self.trainings += 1
+        self.train_seconds += time.perf_counter() - t0
+    def key(self, n): return self.last[n] + self.boundary*(self.z[n] + (self.b if self.w is not None else 0.0)) - self.depth[n]/DEPTH
+    def admit(self, n, victim):
+        if self.w is None or self.cnt[n] > 1: return True
+        return 1/(1 + math.exp(-(self.z[n] + self.b))) >= self.p_min
+    def weights(self): return None
+    def training_cost(self)->dict:
+        "Training time per access observed (seconds) and trainings done"
+        return dict(seconds_per_access=self.train_seconds/max(1, self.accesses), trainings=self.trainings)

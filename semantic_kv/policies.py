@@ -10,8 +10,8 @@ from .models import SEMANTIC_TYPES, TYPE_CODE, InputError
 
 # %% auto #0
 __all__ = ['DEPTH', 'POLICY_MODULES', 'POLICIES', 'ADMIT', 'STATIC_WEIGHTS', 'PolicyView', 'Policy', 'Registry', 'register',
-           'with_admission', 'make_policy', 'LRU', 'FIFO', 'LFU', 'SLRU', 'SizeAwareLRU', 'GDSF', 'StaticSemantic',
-           'AdaptiveSemantic', 'Belady']
+           'admitting', 'with_admission', 'make_policy', 'LRU', 'FIFO', 'LFU', 'SLRU', 'SizeAwareLRU', 'GDSF',
+           'StaticSemantic', 'AdaptiveSemantic', 'Belady']
 
 # %% ../nbs/06_policies.ipynb #ee3a114c
 DEPTH = 2**20  # tie-break scale: a request's units share `last`; the deeper one is evicted first
@@ -30,22 +30,7 @@ class Policy:
     needs_future = False    # True: the cache fills `view.nu` (offline replays only)
     admission = None        # 'seen': never evict to store a unit that no earlier request used (a one-off tail); see `with_admission`
     supports_admission = True
-    def bind(self, S:PolicyView):   # subclasses: call super().bind
-        self.S, self.last, self.depth = S, S.last, S.depth
-        if self.admission: self._gate()
-    def _gate(self):
-        "Wrap the hooks for tail admission: `observe` notes the request that first used a unit, `admit` refuses it there"
-        S, cls, first = self.S, type(self), [-1]*self.S.n_nodes
-        obs, adm, grow, fgt = (getattr(cls, h).__get__(self) for h in ('observe', 'admit', 'grow', 'forget'))
-        def observe(hit, missed, regret):
-            t = S.t
-            for n in missed:
-                if first[n] < 0: first[n] = t
-            obs(hit, missed, regret)
-        def admit(n, victim): return first[n] < S.t and adm(n, victim)
-        def grow_(n_nodes): first.extend([-1]*(n_nodes - len(first))); grow(n_nodes)
-        def forget(n): first[n] = -1; fgt(n)
-        self.observe, self.admit, self.grow, self.forget, self.first_use = observe, admit, grow_, forget, first
+    def bind(self, S:PolicyView): self.S, self.last, self.depth = S, S.last, S.depth   # subclasses: call super().bind
     def grow(self, n_nodes:int): pass
     def observe(self, hit:list, missed:list, regret:list): pass
     def admit(self, n:int, victim:int)->bool: return True
@@ -85,12 +70,31 @@ def register(cls):
 
 ADMIT = '+admit'   # name suffix: the policy with tail admission (`with_admission`)
 
+_ADMITTING = {}
+def admitting(cls:type)->type:
+    "`cls` with tail admission: a subclass whose hooks note the request that first used each unit and refuse it there"
+    if cls in _ADMITTING: return _ADMITTING[cls]
+    class Admitting(cls):
+        admission, admission_of = 'seen', cls      # `admission_of`: the policy it wraps (its compiled form applies)
+        def bind(self, S): self.first_use = [-1]*S.n_nodes; super().bind(S)
+        def grow(self, n_nodes): self.first_use.extend([-1]*(n_nodes - len(self.first_use))); super().grow(n_nodes)
+        def forget(self, n): self.first_use[n] = -1; super().forget(n)
+        def observe(self, hit, missed, regret):
+            t, f = self.S.t, self.first_use
+            for n in missed:
+                if f[n] < 0: f[n] = t
+            super().observe(hit, missed, regret)
+        def admit(self, n, victim): return self.first_use[n] < self.S.t and super().admit(n, victim)
+    Admitting.__name__ = Admitting.__qualname__ = cls.__name__ + 'Admitting'
+    return _ADMITTING.setdefault(cls, Admitting)
+
 def with_admission(pol:Policy, # a policy instance (not yet bound)
                    rule:str='seen')->Policy:
     "`pol` storing, at the price of an eviction, only units an earlier request used: one-off tails bypass the cache"
     if not pol.supports_admission: raise InputError(f"policy {pol.name!r} chooses its own victims: tail admission is not available for it")
     if rule != 'seen': raise InputError(f"unknown admission rule {rule!r}; choose from seen")
-    pol.admission, pol.name = rule, pol.name + ADMIT
+    if pol.admission: return pol
+    pol.__class__, pol.name = admitting(type(pol)), pol.name + ADMIT
     return pol
 
 def make_policy(policy:Union[str, Policy], # a name from `POLICIES` (with `+admit`: tail admission), or a policy instance (passed through)

@@ -32,7 +32,7 @@ WORKLOADS = ('low_memory_rag_stress', 'shared_system_prompt_high_reuse', 'tool_a
              'legal_review_long_context', 'workload_shift_static_vs_adaptive')
 BENCH_POLICIES = ('lru', 'fifo', 'lfu', 'slru', 'gdsf', 'static_semantic', 'adaptive_semantic', 'adaptive_structural',
                   'sieve', 's3fifo', 'arc', 'lecar', 'wtinylfu', 'tail_lru', 'session_aware', 'workload_aware',
-                  'lru+admit', 'workload_aware+admit', 'belady')   # `+admit`: with tail admission (what admission alone buys)
+                  'lru+admit', 'workload_aware+admit', 'learned', 'belady')   # `+admit`: with tail admission (what admission alone buys)
 LCS_POLICIES = ('LRU', 'FIFO', 'ARC', 'S3FIFO', 'Sieve', 'LeCaR', 'Cacheus', 'WTinyLFU', 'LIRS', 'TwoQ')
 SEMANTIC_POLICIES = ('static_semantic', 'adaptive_semantic')   # rerun with labels removed (the ablation)
 BENCH_REQUESTS = dict(gsp=800, chat=600, agent=300, rag=700, tenants=700, paste=700)   # generated trace sizes (50-130k block accesses)
