@@ -17,12 +17,14 @@ from .models import SEMANTIC_TYPES, InputError
 from .policies import DEPTH, LRU, FIFO, LFU, SLRU, SizeAwareLRU, GDSF, StaticSemantic, AdaptiveSemantic, Belady, make_policy
 from .labelfree import AdaptiveStructural
 from .modern import Sieve, S3FIFO, ARC, WTinyLFU, LeCaR
+from .field import TailLRU, SessionAware, WorkloadAware
 
 # %% auto #0
 __all__ = ['P_LRU', 'P_FIFO', 'P_LFU', 'P_SLRU', 'P_SIZE', 'P_GDSF', 'P_STATIC', 'P_BELADY', 'P_ADAPTIVE', 'P_STRUCT', 'P_SIEVE',
-           'P_S3FIFO', 'P_ARC', 'P_WTLFU', 'P_LECAR', 'COMPILED_POLICIES', 'LEARNED', 'CHOOSING', 'LISTED', 'SAMPLED',
-           'S_S', 'S_H', 'S_VMAX', 'S_DECAY', 'S_ALPHA', 'S_STRENGTH', 'S_BYPASS', 'S_HIST', 'S_NS', 'S_NM', 'S_NR',
-           'F_OPENED', 'F_REUSED', 'F_V', 'F_LO', 'F_OFF', 'U_SEEN', 'U_FE', 'U_TL', 'I_J', 'I_END', 'I_USED',
+           'P_S3FIFO', 'P_ARC', 'P_WTLFU', 'P_LECAR', 'P_TLRU', 'P_SAE', 'P_WA', 'COMPILED_POLICIES', 'LEARNED',
+           'FIELD', 'CHOOSING', 'LISTED', 'SAMPLED', 'S_S', 'S_H', 'S_VMAX', 'S_DECAY', 'S_ALPHA', 'S_STRENGTH',
+           'S_BYPASS', 'S_HIST', 'S_NS', 'S_NM', 'S_NR', 'F_OPENED', 'F_REUSED', 'F_V', 'F_LO', 'F_OFF', 'U_SEEN',
+           'U_FE', 'U_TL', 'G_GHOST', 'G_SH', 'G_SL', 'G_SD', 'G_PW', 'WA_NB', 'WA_NC', 'I_J', 'I_END', 'I_USED',
            'I_FORCED', 'I_UNFORCED', 'I_CUR', 'I_HAND', 'I_C', 'I_SCAP', 'I_MCAP', 'I_GCAP', 'I_THR', 'I_K', 'I_SIZE',
            'I_PSIZE', 'I_CLOCK', 'I_LSIZE', 'I_HS', 'I_KEPT', 'I_P', 'I_WCAP', 'I_PCAP', 'I_ADDS', 'I_RESET', 'I_MASK',
            'I_MTI', 'I_LCLOCK', 'I_LKEPT', 'I_F', 'I_N', 'Q_LOCK', 'Q_TAG', 'Q_A', 'Q_B', 'Q_POS', 'Q_PV', 'Q_LT',
@@ -31,19 +33,20 @@ __all__ = ['P_LRU', 'P_FIFO', 'P_LFU', 'P_SLRU', 'P_SIZE', 'P_GDSF', 'P_STATIC',
            'stream_sweep', 'stream_replay', 'StreamJob', 'run_stream_job']
 
 # %% ../nbs/07b_fastsim.ipynb #9e221794
-P_LRU, P_FIFO, P_LFU, P_SLRU, P_SIZE, P_GDSF, P_STATIC, P_BELADY, P_ADAPTIVE, P_STRUCT, P_SIEVE, P_S3FIFO, P_ARC, P_WTLFU, P_LECAR = range(15)
+P_LRU, P_FIFO, P_LFU, P_SLRU, P_SIZE, P_GDSF, P_STATIC, P_BELADY, P_ADAPTIVE, P_STRUCT, P_SIEVE, P_S3FIFO, P_ARC, P_WTLFU, P_LECAR, P_TLRU, P_SAE, P_WA = range(18)
 COMPILED_POLICIES = {LRU: P_LRU, FIFO: P_FIFO, LFU: P_LFU, SLRU: P_SLRU, SizeAwareLRU: P_SIZE, GDSF: P_GDSF,
                      StaticSemantic: P_STATIC, Belady: P_BELADY, AdaptiveSemantic: P_ADAPTIVE, AdaptiveStructural: P_STRUCT,
                      Sieve: P_SIEVE, S3FIFO: P_S3FIFO, ARC: P_ARC,
-                     WTinyLFU: P_WTLFU, LeCaR: P_LECAR}
+                     WTinyLFU: P_WTLFU, LeCaR: P_LECAR, TailLRU: P_TLRU, SessionAware: P_SAE, WorkloadAware: P_WA}
 LEARNED = (P_ADAPTIVE, P_STRUCT)   # policies whose state changes as they learn: sampled weights are read back from the arrays
+FIELD = (P_TLRU, P_SAE, P_WA)     # the field's policies (`field`): state in the learned policies' arrays, one float row per unit or category
 CHOOSING = (P_SIEVE, P_S3FIFO, P_ARC, P_WTLFU, P_LECAR) # policies that choose their victims from their own lists (`modern.ChoosingPolicy`)
 LISTED = (P_ARC, P_WTLFU)         # choosing policies over `modern.Lists` (ordered lists with a heap of leaf candidates each)
 SAMPLED = LEARNED + (P_ARC, P_LECAR) # policies whose `weights()` change over the trace: read at every timeline sample
 
 def policy_code(pol)->int|None:
-    "The compiled policy code of a policy instance (None: no compiled form; subclasses never have one)"
-    return COMPILED_POLICIES.get(type(pol))
+    "The compiled policy code of a policy instance (None: no compiled form; subclasses never have one, but for tail admission)"
+    return COMPILED_POLICIES.get(getattr(type(pol), 'admission_of', None) or type(pol))
 
 # %% ../nbs/07b_fastsim.ipynb #aa53d7cb
 @njit(cache=True, inline='always')
@@ -91,6 +94,9 @@ def _key(pol, n, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, 
     if ps is not None:   # learned state (None for the other policies: the branch is not compiled for them)
         if pol == P_ADAPTIVE: return float(last[n]) + _ad_offset(n, typ, ps, pf, pu) - fb[n], 0.0
         if pol == P_STRUCT: return float(last[n]) + pf[F_OFF, pu[U_FE, n]] - fb[n], 0.0
+        if pol == P_TLRU: return (0.0 if pu[0, n] - fa[n] + ps[1] <= ps[0] else 1.0), float(last[n]*DEPTH - depth[n])
+        if pol == P_SAE: return _sae_score(pu[0, n], pf) - fb[n], 0.0
+        if pol == P_WA: return _wa_key(n, last, typ, depth, ps, pf) - fb[n], 0.0
     if qi is not None:   # a choosing policy: n is offered to its lists; the LRU key orders the fallback only
         _ch_leaf(pol, n, qd, qu, qi); return float(last[n]*DEPTH - depth[n]), 0.0
     return -nu[n], 0.0
@@ -100,6 +106,8 @@ def _admit(pol, n, v, t, last, created, hits, depth, size, typ, nu, fa, fb, L, t
     "May `n` be stored at the price of evicting `v`? (the reference policies' `admit`)"
     if pol == P_BELADY: return nu[n] < nu[v]
     if ps is not None:
+        if pol == P_SAE: return ps[5] == 0.0 or ps[7] != 0.0 or float(t + 1) + 30000.0/(1.0 + 0.0/8.0) >= _sae_score(pu[0, v], pf)
+        if pol == P_TLRU or pol == P_WA: return True
         if ps[S_BYPASS] == 0.0: return True
         off = _ad_offset(n, typ, ps, pf, pu) if pol == P_ADAPTIVE else pf[F_OFF, pu[U_FE, n]]
         return t + off > _key(pol, v, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, pf, pu, qd, qu, qi)[0]
@@ -181,6 +189,59 @@ def _observe_structural(t, nodes, a, b, ps, pf, pu):
     if t % 64 == 0:                                        # follow the slow drift of H
         for f in range(pf.shape[1]): pf[F_OFF, f] = h*pf[F_LO, f]
     if s > 1e100: _renorm(ps, pf)
+
+# %% ../nbs/07b_fastsim.ipynb #f1e1d0a7
+G_GHOST, G_SH, G_SL, G_SD, G_PW = range(5)   # session_aware's float rows `pf`, per unit: ghost score; per session (its first
+# unit's id): hits, last touch, prefix depth; and the position weights 1/log2(j + 2). Its `pu` rows: session id, last touch mark
+WA_NB = WorkloadAware.NB; WA_NC = 16*WA_NB                 # workload_aware's categories (type x depth bucket): `pf` rows accesses, re-accesses, gaps
+
+@njit(cache=True, inline='always')
+def _sae_score(s, pf):
+    "session_aware's `score(s)`"
+    return pf[G_SL, s] + 1500.0*pf[G_SH, s] + 30000.0/(1.0 + pf[G_SD, s]/8.0)
+
+@njit(cache=True, inline='always')
+def _wa_cat(n, typ, depth): return typ[n]*WA_NB + min(_bitlen(depth[n]), WA_NB - 1)
+
+@njit(cache=True, inline='always')
+def _wa_key(n, last, typ, depth, ps, pf):
+    "workload_aware's key without the depth tie-break"
+    c = _wa_cat(n, typ, depth)
+    p, lam = (pf[1, c] + 1.0)/(pf[0, c] + 2.0), (pf[2, c] + 1.0)/(pf[1, c] + 1.0)
+    return float(last[n]) + lam*math.log(p/ps[0])
+
+@njit(cache=True)
+def _observe_field(pol, t, nodes, a, k, b, fa, size, typ, depth, cached, ps, pf, pu):
+    "The field policies' `observe` over the request's units nodes[a:b] (hits nodes[a:k])"
+    if pol == P_TLRU:
+        if b > a:
+            m = nodes[b - 1]; L = int(fa[m]) + size[m]
+            for j in range(a, b): pu[0, nodes[j]] = L
+    elif pol == P_WA:
+        for j in range(a, b):
+            n = nodes[j]; c = _wa_cat(n, typ, depth)
+            pf[0, c] += 1.0
+            if pu[0, n]: pf[1, c] += 1.0; pf[2, c] += float(t - pu[1, n])
+            pu[0, n] = 1; pu[1, n] = t
+    else:   # session_aware; scalars: decay interval, factor, ghost hit, ghost miss, ghost norm, gate, touches, continuation
+        T = t + 1
+        for j in range(a, k):
+            n = nodes[j]; pf[G_GHOST, n] += pf[G_PW, j - a]*ps[2]; s = pu[0, n]
+            if pu[1, s] != T: pu[1, s] = T; pf[G_SH, s] += 1.0; pf[G_SL, s] = T
+        for j in range(k, b): pf[G_GHOST, nodes[j]] += pf[G_PW, j - a]*ps[3]
+        ps[6] += 1.0
+        if ps[6] % ps[0] == 0.0:
+            f = ps[1]
+            for n in range(cached.shape[0]):
+                pf[G_SH, n] *= f; pf[G_GHOST, n] *= f
+                if pf[G_GHOST, n] < 0.01 and not cached[n]: pf[G_GHOST, n] = 0.0
+        ps[7] = 1.0 if k > a else 0.0
+        if b > k:
+            if k > a: s = pu[0, nodes[k - 1]]; pf[G_SL, s] = T
+            else:
+                s = nodes[k]; pf[G_SH, s] = 0.0; pf[G_SL, s] = T; pf[G_SD, s] = 0.0
+                for j in range(k, b): pf[G_SH, s] += pf[G_GHOST, nodes[j]]/ps[4]
+            for j in range(k, b): pu[0, nodes[j]] = s
 
 # %% ../nbs/07b_fastsim.ipynb #c4f2a9b1
 I_J, I_END, I_USED, I_FORCED, I_UNFORCED, I_CUR, I_HAND, I_C, I_SCAP, I_MCAP, I_GCAP, I_THR, I_K, I_SIZE = range(14)  # scalars `qi`
@@ -690,6 +751,7 @@ def _run(pol, thr, cap, t0,                  # policy code, SLRU threshold, capa
          H1, H2, HV, HN, hsize, L, used,     # candidate heap (lazy deletion) and the scalars carried across chunks
          ps, pf, pu,                         # learned policies' state: scalars, per-feature rows, per-unit rows (`_observe`), or None
          qd, qu, qi,                         # choosing policies' state: list links, per-unit rows, scalars (`_ch_*`), or None
+         first,                              # tail admission: per unit, the request that first used it (-1: none yet), or None
          hit_units, hit_tok, used_after,     # per request of the chunk (outputs)
          cnt, nT):                           # counters: evictions, rejected, then per type: evictions, regret, unit hits, token hits
     R = off.shape[0] - 1
@@ -714,6 +776,9 @@ def _run(pol, thr, cap, t0,                  # policy code, SLRU threshold, capa
         k = a
         while k < b and cached[nodes[k]]: k += 1
         nreg = 0
+        if first is not None:
+            for j in range(k, b):
+                if first[nodes[j]] < 0: first[nodes[j]] = t
         for j in range(k, b):
             n = nodes[j]
             if evicted[n]:
@@ -721,7 +786,8 @@ def _run(pol, thr, cap, t0,                  # policy code, SLRU threshold, capa
                 reg[nreg & 7] = n; nreg += 1    # the last 8 regrets, for the learned policies' gap
         if ps is not None:
             if pol == P_ADAPTIVE: _observe_semantic(t, nodes, a, k, b, reg, nreg, last, typ, ps, pf, pu)
-            else: _observe_structural(t, nodes, a, b, ps, pf, pu)
+            elif pol == P_STRUCT: _observe_structural(t, nodes, a, b, ps, pf, pu)
+            else: _observe_field(pol, t, nodes, a, k, b, fa, size, typ, depth, cached, ps, pf, pu)
         if qi is not None: _ch_observe(pol, t, nodes, a, k, b, used, last, cached, nchild, charge, cap, ver, qd, qu, qi)
         ht = 0
         for j in range(a, k):
@@ -759,7 +825,7 @@ def _run(pol, thr, cap, t0,                  # policy code, SLRU threshold, capa
                         if last[v] == t:
                             G1[nheld], G2[nheld], GV[nheld], GN[nheld] = e1, e2, ev, v; nheld += 1; continue
                         found = True; break
-                if not found or not _admit(pol, n, v, t, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, pf, pu, qd, qu, qi):
+                if not found or (first is not None and first[n] == t) or not _admit(pol, n, v, t, last, created, hits, depth, size, typ, nu, fa, fb, L, thr, ps, pf, pu, qd, qu, qi):
                     if found: G1[nheld], G2[nheld], GV[nheld], GN[nheld] = e1, e2, ev, v; nheld += 1
                     stop = True; break
                 cached[v] = 0; evicted[v] = 1; used -= charge[v]; cnt[2 + typ[v]] += 1; cnt[0] += 1; cnt[nc] -= 1
@@ -815,12 +881,14 @@ class FastState:
         self.last, self.created, self.hits = z(np.int32), z(np.int32), z(np.int32)
         self.cached, self.evicted, self.nchild, self.ver = z(np.uint8), z(np.uint8), z(np.int32), z(np.int32)
         self.nu = z(np.float64) if code == P_BELADY else np.zeros(1)
-        self.fa = z(np.float64) if code in (P_SIZE, P_GDSF, P_STATIC) else np.zeros(1)
-        self.fb = z(np.float64) if code in (P_SIZE, P_GDSF, P_STATIC) + LEARNED else np.zeros(1)
+        self.fa = z(np.float64) if code in (P_SIZE, P_GDSF, P_STATIC, P_TLRU) else np.zeros(1)
+        self.fb = z(np.float64) if code in (P_SIZE, P_GDSF, P_STATIC) + LEARNED + FIELD else np.zeros(1)
         self.H = (np.empty(1024, np.float64), np.empty(1024, np.float64), np.empty(1024, np.int32), np.empty(1024, np.int32))
+        self.first = z(np.int64) if getattr(pol, 'admission', None) else None   # tail admission (`Policy._gate`)
         self.ps = self.pf = self.pu = self.qd = self.qu = self.qi = None   # a family's state, None for the others: the loop
         # is compiled once per family (plain, learned, choosing), each with only its own branches, on first use
         if code in LEARNED: self._learned(pol, n_hint)
+        if code in FIELD: self._field(pol, n_hint)
         if code in CHOOSING: self._choosing(pol, n_hint)
 
     def _choosing(self, pol, n_hint):
@@ -860,6 +928,17 @@ class FastState:
         if sem: self.pf[F_V] = 0.5
         self.pu = np.zeros((3, n_hint), np.int64); self.pu[U_FE] = -1
 
+    def _field(self, pol, n_hint):
+        "Scalars and rows of a field policy, as its `bind` sets them"
+        self.ps = ps = np.zeros(11)
+        if self.code == P_TLRU: ps[0], ps[1] = pol.xi, pol.q_hat
+        if self.code == P_WA: ps[0] = pol.theta
+        if self.code == P_SAE: ps[:6] = pol.interval, pol.factor, pol.gh, pol.gm, pol.gn, float(bool(pol.gate))
+        self.pf = np.zeros((3, WA_NC) if self.code == P_WA else (5, n_hint) if self.code == P_SAE else (1, 1))
+        if self.code == P_SAE: self.pf[G_PW] = [1.0/math.log2(j + 2.0) for j in range(n_hint)]
+        self.pu = np.zeros((2, n_hint), np.int64)
+        if self.code == P_SAE: self.pu[:] = -1
+
     def weights(self)->dict:
         "The policy's `weights()` now; adaptive_structural's group sums vectorized (`np.cumsum` adds in index order, as its loop)"
         pol = self.pol
@@ -892,11 +971,14 @@ class FastState:
         "Room for `need` units in every per-unit array (grown by doubling; state is kept)"
         if need <= len(self.parent): return
         cap = max(need, 2*len(self.parent))
-        names = self._per_unit + tuple(x for x in ('nu', 'fa', 'fb') if len(getattr(self, x)) > 1)
+        names = self._per_unit + tuple(x for x in ('nu', 'fa', 'fb') if len(getattr(self, x)) > 1) + (('first',) if self.first is not None else ())
         for name in names:
             a = getattr(self, name); b = np.zeros(cap, a.dtype); b[:self.n] = a[:self.n]; setattr(self, name, b)
-        if self.code in LEARNED:
+        if self.code in LEARNED + FIELD:
             b = np.zeros((self.pu.shape[0], cap), np.int64); b[:, :self.n] = self.pu[:, :self.n]; self.pu = b
+        if self.code == P_SAE:   # per-unit float rows; position weights for the longer requests now possible
+            b = np.zeros((self.pf.shape[0], cap)); b[:, :self.n] = self.pf[:, :self.n]; self.pf = b
+            b[G_PW] = [1.0/math.log2(j + 2.0) for j in range(cap)]
         if self.code in CHOOSING:
             b = np.zeros((self.qu.shape[0], cap), np.int64); b[:, :self.n] = self.qu[:, :self.n]; self.qu = b
             b = np.zeros(self._qd_shape(cap), np.int64); b[:, :self.qd.shape[1]] = self.qd; self.qd = b
@@ -912,12 +994,16 @@ class FastState:
         sl, c, pol = slice(self.n, n1), self.code, self.pol
         self.charge[sl] = self.B if self.charge_mode == 'block' else self.size[sl]
         self.last[sl] = self.created[sl] = -1
+        if self.first is not None: self.first[sl] = -1
         if c in LEARNED: self.pu[:, sl] = 0; self.pu[U_FE, sl] = -1
+        if c in FIELD: self.pu[:, sl] = -1 if c == P_SAE else 0
+        if c == P_SAE: self.pf[:G_PW, sl] = 0.0
+        if c == P_TLRU: self.fa[sl] = self.pos[sl]
         if c in CHOOSING: self.qu[:, sl] = 0; self.qu[Q_LOCK, sl] = self.qu[Q_TAG, sl] = -1; self.qu[Q_B, sl] = -1 if c == P_S3FIFO else 0
         if c in LISTED: self.qu[Q_LT, sl] = -1
         if c == P_LECAR: self.qu[Q_LPOS, sl] = 0
         if c == P_BELADY: self.nu[sl] = np.inf
-        if c in (P_SIZE, P_GDSF, P_STATIC) + LEARNED: self.fb[sl] = self.depth[sl] / DEPTH
+        if c in (P_SIZE, P_GDSF, P_STATIC) + LEARNED + FIELD: self.fb[sl] = self.depth[sl] / DEPTH
         if c in (P_SIZE, P_GDSF, P_STATIC):
             s, ty, ps = self.size[sl], self.typ[sl], self.pos[sl]
             if c == P_SIZE:
@@ -937,7 +1023,7 @@ class FastState:
         H1, H2, HV, HN, self.hsize, self.L, self.used, self.qd = _run(self.code, self.thr, self.cap, self.t, nodes, off, nu_acc,
             self.parent, self.charge, self.size, self.typ, self.depth, self.fa, self.fb,
             self.last, self.created, self.hits, self.cached, self.evicted, self.nchild, self.ver, self.nu,
-            *self.H, self.hsize, self.L, self.used, self.ps, self.pf, self.pu, self.qd, self.qu, self.qi, hu, htk, ua, self.cnt, self.nT)
+            *self.H, self.hsize, self.L, self.used, self.ps, self.pf, self.pu, self.qd, self.qu, self.qi, self.first, hu, htk, ua, self.cnt, self.nT)
         self.H = (H1, H2, HV, HN); self.t += R
         return hu, htk, ua
 

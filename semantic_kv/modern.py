@@ -22,6 +22,7 @@ class ChoosingPolicy(Policy):
     leaf), `drop(n)` (n was evicted without being chosen) and `victim()` (choose an evictable unit and unlink it
     from the policy's own queues, or return None); per-unit state is sized in `setup(N)` and extended in `grow`."""
     name = 'choosing'
+    supports_admission = False   # a victim it chose is evicted before the cache asks `admit`
     def bind(self, S):
         super().bind(S)
         self.cap = S.cap if hasattr(S, 'cap') else S.capacity          # the simulator or the online core

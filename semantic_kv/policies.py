@@ -9,8 +9,9 @@ from typing import Protocol, Sequence, Union
 from .models import SEMANTIC_TYPES, TYPE_CODE, InputError
 
 # %% auto #0
-__all__ = ['DEPTH', 'POLICY_MODULES', 'POLICIES', 'STATIC_WEIGHTS', 'PolicyView', 'Policy', 'Registry', 'register', 'make_policy',
-           'LRU', 'FIFO', 'LFU', 'SLRU', 'SizeAwareLRU', 'GDSF', 'StaticSemantic', 'AdaptiveSemantic', 'Belady']
+__all__ = ['DEPTH', 'POLICY_MODULES', 'POLICIES', 'ADMIT', 'STATIC_WEIGHTS', 'PolicyView', 'Policy', 'Registry', 'register',
+           'admitting', 'with_admission', 'make_policy', 'LRU', 'FIFO', 'LFU', 'SLRU', 'SizeAwareLRU', 'GDSF',
+           'StaticSemantic', 'AdaptiveSemantic', 'Belady']
 
 # %% ../nbs/06_policies.ipynb #ee3a114c
 DEPTH = 2**20  # tie-break scale: a request's units share `last`; the deeper one is evicted first
@@ -27,6 +28,8 @@ class Policy:
     "Base strategy: LRU keys, always admit, learns nothing. Every hook is a no-op unless overridden."
     name = 'policy'
     needs_future = False    # True: the cache fills `view.nu` (offline replays only)
+    admission = None        # 'seen': never evict to store a unit that no earlier request used (a one-off tail); see `with_admission`
+    supports_admission = True
     def bind(self, S:PolicyView): self.S, self.last, self.depth = S, S.last, S.depth   # subclasses: call super().bind
     def grow(self, n_nodes:int): pass
     def observe(self, hit:list, missed:list, regret:list): pass
@@ -40,7 +43,7 @@ class Policy:
     def __repr__(self): return f"{type(self).__name__}()"
 
 # %% ../nbs/06_policies.ipynb #7a615bdc
-POLICY_MODULES = ('semantic_kv.labelfree', 'semantic_kv.modern')   # modules whose policies register themselves; imported on first read
+POLICY_MODULES = ('semantic_kv.labelfree', 'semantic_kv.modern', 'semantic_kv.field')   # modules whose policies register themselves; imported on first read
 
 class Registry(dict):
     "Policy classes by name; the first read imports `POLICY_MODULES`, so every policy is known wherever it is read."
@@ -65,12 +68,43 @@ def register(cls):
     dict.__setitem__(POLICIES, cls.name, cls)
     return cls
 
-def make_policy(policy:Union[str, Policy], # a name from `POLICIES`, or a policy instance (passed through)
+ADMIT = '+admit'   # name suffix: the policy with tail admission (`with_admission`)
+
+_ADMITTING = {}
+def admitting(cls:type)->type:
+    "`cls` with tail admission: a subclass whose hooks note the request that first used each unit and refuse it there"
+    if cls in _ADMITTING: return _ADMITTING[cls]
+    class Admitting(cls):
+        admission, admission_of = 'seen', cls      # `admission_of`: the policy it wraps (its compiled form applies)
+        def bind(self, S): self.first_use = [-1]*S.n_nodes; super().bind(S)
+        def grow(self, n_nodes): self.first_use.extend([-1]*(n_nodes - len(self.first_use))); super().grow(n_nodes)
+        def forget(self, n): self.first_use[n] = -1; super().forget(n)
+        def observe(self, hit, missed, regret):
+            t, f = self.S.t, self.first_use
+            for n in missed:
+                if f[n] < 0: f[n] = t
+            super().observe(hit, missed, regret)
+        def admit(self, n, victim): return self.first_use[n] < self.S.t and super().admit(n, victim)
+    Admitting.__name__ = Admitting.__qualname__ = cls.__name__ + 'Admitting'
+    return _ADMITTING.setdefault(cls, Admitting)
+
+def with_admission(pol:Policy, # a policy instance (not yet bound)
+                   rule:str='seen')->Policy:
+    "`pol` storing, at the price of an eviction, only units an earlier request used: one-off tails bypass the cache"
+    if not pol.supports_admission: raise InputError(f"policy {pol.name!r} chooses its own victims: tail admission is not available for it")
+    if rule != 'seen': raise InputError(f"unknown admission rule {rule!r}; choose from seen")
+    if pol.admission: return pol
+    pol.__class__, pol.name = admitting(type(pol)), pol.name + ADMIT
+    return pol
+
+def make_policy(policy:Union[str, Policy], # a name from `POLICIES` (with `+admit`: tail admission), or a policy instance (passed through)
                )->Policy:
     "A fresh policy instance from its name"
     if isinstance(policy, Policy): return policy
-    if policy not in POLICIES: raise InputError(f"unknown policy {policy!r}; choose from {', '.join(sorted(POLICIES))}")
-    return POLICIES[policy]()
+    base = policy[:-len(ADMIT)] if isinstance(policy, str) and policy.endswith(ADMIT) else policy
+    if base not in POLICIES: raise InputError(f"unknown policy {policy!r}; choose from {', '.join(sorted(POLICIES))} (each also as NAME{ADMIT})")
+    pol = POLICIES[base]()
+    return with_admission(pol) if base != policy else pol
 
 # %% ../nbs/06_policies.ipynb #0b57fae9
 @register

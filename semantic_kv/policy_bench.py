@@ -18,10 +18,10 @@ import semantic_kv.modern   # registers the modern policies
 
 # %% auto #0
 __all__ = ['CAPACITIES', 'TUNING_FAMILIES', 'TUNING_SEEDS', 'HELDOUT_SEEDS', 'WORKLOADS', 'BENCH_POLICIES', 'LCS_POLICIES',
-           'SEMANTIC_POLICIES', 'BENCH_REQUESTS', 'BASELINES', 'LABEL_FREE', 'split_of', 'unlabel', 'mooncake_half',
-           'bench_trace', 'flat_stream', 'write_oracle_general', 'libcachesim_hit_rates', 'bench_cells', 'run_bench',
-           'family_table', 'leaderboard', 'default_check', 'ablation', 'choose_default', 'unlabelled_view', 'tune',
-           'register_cli', 'cmd_bench_policies']
+           'SEMANTIC_POLICIES', 'BENCH_REQUESTS', 'BAILIAN', 'BASELINES', 'LABEL_FREE', 'split_of', 'unlabel',
+           'mooncake_half', 'bench_trace', 'flat_stream', 'write_oracle_general', 'libcachesim_hit_rates',
+           'bench_cells', 'run_bench', 'family_table', 'leaderboard', 'default_check', 'ablation', 'choose_default',
+           'unlabelled_view', 'tune', 'register_cli', 'cmd_bench_policies']
 
 # %% ../nbs/16_policy_bench.ipynb #7beaf94a
 CAPACITIES = (0.01, 0.05, 0.20)              # shares of a trace's unique blocks
@@ -31,10 +31,13 @@ HELDOUT_SEEDS = (1, 2)
 WORKLOADS = ('low_memory_rag_stress', 'shared_system_prompt_high_reuse', 'tool_agent_session_reuse',
              'legal_review_long_context', 'workload_shift_static_vs_adaptive')
 BENCH_POLICIES = ('lru', 'fifo', 'lfu', 'slru', 'gdsf', 'static_semantic', 'adaptive_semantic', 'adaptive_structural',
-                  'sieve', 's3fifo', 'arc', 'lecar', 'wtinylfu', 'belady')
+                  'sieve', 's3fifo', 'arc', 'lecar', 'wtinylfu', 'tail_lru', 'session_aware', 'workload_aware',
+                  'lru+admit', 'workload_aware+admit', 'learned', 'belady')   # `+admit`: with tail admission (what admission alone buys)
 LCS_POLICIES = ('LRU', 'FIFO', 'ARC', 'S3FIFO', 'Sieve', 'LeCaR', 'Cacheus', 'WTinyLFU', 'LIRS', 'TwoQ')
 SEMANTIC_POLICIES = ('static_semantic', 'adaptive_semantic')   # rerun with labels removed (the ablation)
 BENCH_REQUESTS = dict(gsp=800, chat=600, agent=300, rag=700, tenants=700, paste=700)   # generated trace sizes (50-130k block accesses)
+BAILIAN = ('bailian_16', 'bailian_256', 'bailian_512')   # the generated Bailian-format API trace at 16 tokens per block and re-chunked
+BENCH_REQUESTS.update({b: 3000 for b in BAILIAN})
 
 def split_of(family:str, seed:int)->Optional[str]:
     "'tuning', 'heldout', or None (a cell the benchmark does not run)"
@@ -62,6 +65,9 @@ def mooncake_half(half:str='a', limit:Optional[int]=None)->BlockTrace:
 def bench_trace(family:str, seed:int=1, n_requests:Optional[int]=None, labels:bool=True)->BlockTrace:
     "Build one benchmark trace: a generated family, a bundled workload, or a Mooncake half"
     if family in FAMILIES: return family_trace(family, seed, n_requests, labels)
+    if family in BAILIAN:
+        from semantic_kv.bailian import bailian_trace
+        return bailian_trace(n_requests or BENCH_REQUESTS[family], seed, int(family.split('_')[1]))   # unlabelled already
     if family in ('mooncake_a', 'mooncake_b'): t = mooncake_half(family[-1], n_requests)
     elif family in WORKLOADS:
         from semantic_kv.experiments import workload_trace
@@ -136,7 +142,7 @@ def _bench_job(job:Job)->list:
 
 def bench_cells(families=None, seeds=HELDOUT_SEEDS, tuning:bool=True, mooncake:bool=True)->list:
     "(family, seed, split) of every cell to run"
-    fams = list(families) if families else list(FAMILIES) + list(WORKLOADS) + ['mooncake_a', 'mooncake_b']
+    fams = list(families) if families else list(FAMILIES) + list(BAILIAN) + list(WORKLOADS) + ['mooncake_a', 'mooncake_b']
     if not mooncake or find_mooncake() is None: fams = [f for f in fams if not f.startswith('mooncake')]
     cells = []
     for f in fams:
@@ -284,12 +290,13 @@ def cmd_bench_policies(a)->int:
     seeds = tuple(parse_numbers(a.seeds, '--seeds', integer=True, lo=0, hi=2**32 - 1))
     if a.out: check_output_root(a.out)   # before the run, not after it
     pols = tuple(csv(a.policies)) if a.policies else BENCH_POLICIES
+    from semantic_kv.policies import make_policy
     for p in pols:
-        from semantic_kv.policies import POLICIES
-        if p not in POLICIES: raise InputError(f"--policies: unknown policy {p!r}; choose from {', '.join(sorted(POLICIES))}")
+        try: make_policy(p)
+        except InputError as e: raise InputError(f"--policies: {e}") from None
     if 'lru' not in pols or 'belady' not in pols: pols = tuple(dict.fromkeys(('lru',) + pols + ('belady',)))
     fams = csv(a.families) if a.families else None
-    known = list(FAMILIES) + list(WORKLOADS) + ['mooncake_a', 'mooncake_b']
+    known = list(FAMILIES) + list(BAILIAN) + list(WORKLOADS) + ['mooncake_a', 'mooncake_b']
     for f in fams or []:
         if f not in known: raise InputError(f"--families: unknown family {f!r}; choose from {', '.join(known)}")   # before the run, not in it
     n = None

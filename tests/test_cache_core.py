@@ -53,6 +53,15 @@ def test_core_identical_on_longer_traces(seed):
         for p in POLICIES: compare(t, p, int(t.unique_blocks() * frac) * t.block_size)
 
 
+@pytest.mark.parametrize('seed', range(2))
+def test_core_identical_with_tail_admission(seed):
+    "Tail admission (`NAME+admit`) wraps the policy's hooks; the online core and the simulator agree with it"
+    t = random_prefix_trace(seed, n_requests=300, max_new=6, p_root=0.1)
+    for frac in (0.05, 0.2):
+        for p in ('lru', 'slru', 'gdsf', 'adaptive_semantic', 'adaptive_structural', 'tail_lru', 'session_aware', 'workload_aware', 'belady'):
+            compare(t, p + '+admit', int(t.unique_blocks() * frac) * t.block_size)
+
+
 def test_every_policy_covered():
     "A policy added to the registry is compared automatically; this pins that the registry is complete"
     assert {'lru', 'belady', 'adaptive_semantic', 'adaptive_structural'} <= set(POLICIES)

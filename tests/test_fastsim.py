@@ -1,7 +1,7 @@
 """The compiled core (`semantic_kv.fastsim`) returns exactly what the pure-Python reference loop returns.
 
 Scope: every compiled policy (fifo, lru, lfu, slru, size_aware_lru, gdsf, static_semantic, belady, the learned
-adaptive_semantic and adaptive_structural, the choosing sieve, s3fifo, arc, wtinylfu and lecar), generated prefix traces in block mode (equal
+adaptive_semantic and adaptive_structural, the choosing sieve, s3fifo, arc, wtinylfu and lecar, the field's tail_lru, session_aware and workload_aware; tail admission on plain, learned and field policies), generated prefix traces in block mode (equal
 units) and segment mode (units of 1..64 tokens, charged by size), capacities from zero to the whole footprint; compared:
 the summary (hits, hit tokens, evictions, rejected, regret, TTFT estimates, utilization), every per-request row, every
 per-type row, the timeline and the weights table (the learned weights, ARC's target p and LeCaR's expert weights, sampled over the trace). Policy parameters that
@@ -17,9 +17,10 @@ from semantic_kv.fastsim import COMPILED_POLICIES, requests_to_chunks, stream_re
 from semantic_kv.policies import SLRU, StaticSemantic, AdaptiveSemantic
 from semantic_kv.labelfree import AdaptiveStructural
 from semantic_kv.modern import ARC, LeCaR, S3FIFO, Sieve, WTinyLFU
+from semantic_kv.field import TailLRU, SessionAware, WorkloadAware
 from semantic_kv.sim import simulate, compile_trace
 
-POLS = sorted(c.name for c in COMPILED_POLICIES)
+POLS = sorted(c.name for c in COMPILED_POLICIES) + ['lru+admit', 'static_semantic+admit', 'adaptive_structural+admit', 'workload_aware+admit']   # with tail admission
 
 
 def same(tr, policy, cap):
@@ -54,6 +55,11 @@ def test_policy_parameters_and_subclasses():
         same(tr, S3FIFO(small=0.3, ghost=0.2, threshold=1), cap)
         same(tr, WTinyLFU(window=0.2, protected=0.5, width_factor=1), cap)   # a larger window, a small sketch halved often
         same(tr, LeCaR(learning_rate=0.9, discount=0.5, seed=3), cap)         # another seed: the same draws as `random.Random(3)`
+        same(tr, TailLRU(xi=48, q_hat=16), cap)                               # a budget of a few blocks: safe and protected leaves mix
+        same(tr, SessionAware(decay_interval=7, decay_factor=0.5), cap)       # decays (and ghost pruning) many times
+        same(tr, SessionAware(gate=False, ghost_norm=1.0), cap)
+        same(tr, WorkloadAware(theta=0.5), cap)
+    for p in ('fifo', 'slru', 'gdsf', 'adaptive_semantic', 'tail_lru', 'session_aware', 'belady'): same(tr, p + '+admit', 320)
     class Mine(SLRU): pass   # no compiled form: the reference loop runs
     assert simulate(tr, Mine(), capacity_tokens=320).summary == simulate(tr, 'slru', capacity_tokens=320, compiled=False).summary
 

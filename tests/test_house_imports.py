@@ -120,10 +120,10 @@ def test_core_layers():
         return seen
     assert not reach('semantic_kv.policies') & {'semantic_kv.cache', 'semantic_kv.sim', 'semantic_kv.workloads', 'semantic_kv.experiments'}
     assert not reach('semantic_kv.cache') & {'semantic_kv.sim', 'semantic_kv.sweep', 'semantic_kv.workloads', 'semantic_kv.experiments'}
-    # the label-free and modern policies are policy modules (one contract, registered like the classic ones): the
+    # the label-free, modern and field policies are policy modules (one contract, registered like the classic ones): the
     # compiled loop under `sim` may know them, they never know the loop
     assert not reach('semantic_kv.sim') & {'semantic_kv.workloads', 'semantic_kv.experiments'}
-    for m in ('semantic_kv.labelfree', 'semantic_kv.modern'):
+    for m in ('semantic_kv.labelfree', 'semantic_kv.modern', 'semantic_kv.field'):
         assert not reach(m) & {'semantic_kv.cache', 'semantic_kv.sim', 'semantic_kv.fastsim', 'semantic_kv.workloads', 'semantic_kv.sweep'}, m
     for m in [m for m in G if m == 'semantic_kv.workloads' or m.startswith('semantic_kv.workloads.')]:
         assert not reach(m) & {'semantic_kv.sim', 'semantic_kv.cache', 'semantic_kv.policies', 'semantic_kv.sweep', 'semantic_kv.experiments'}, m
