@@ -405,6 +405,7 @@ def add_worker(app, url:str, kv_events:str|None=None, kv_events_replay:str|None=
         app.policy.replica_up(i)
     else:
         app.urls.append(url); app.views.append(ReplicaState(url)); app.fails.append(0); i = len(app.urls) - 1
+        if hasattr(app, '_g_inflight'): app._g_inflight.append(app.m_inflight.labels(url)); app._c_pred.append(app.m_pred.labels(url))
         n, params = len(app.urls), app.policy_params or {}
         app.policy = event_policy(app.policy_name, n, **params) if app.kv is not None else make_policy(app.policy_name, n, **params)
         if app.kv is not None: app.kv.views.append(None); app.kv.relink()
