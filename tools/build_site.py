@@ -174,11 +174,11 @@ def _num(p): return p.name.split('_')[0]
 START = ['index.ipynb', 'experiments/00_overview.ipynb', '90_cli.ipynb']     # "Start here", in this order
 # The library reference in groups, by notebook number prefix (a new module falls into the group of its number)
 LIBRARY = [('Requests, tokens and blocks', ('00', '00b', '01', '02', '03', '04')),
-           ('Cache core and eviction policies', ('05', '05b', '06', '06b', '06c', '07', '07b', '07c', '08', '09')),
+           ('Cache core and eviction policies', ('05', '05b', '06', '06b', '06c', '06d', '07', '07b', '07c', '07d', '08', '09')),
            ('Synthetic workloads', ('10', '10a', '10b', '10c', '10d', '10e', '10f', '10g', '10h', '10i', '10j')),
            ('Routing and clusters', ('11', '14')),
            ('Experiments, reports and benchmarks', ('12', '13', '13b', '15', '16')),
-           ('Traces and formats', ('19', '20', '21', '22', '23', '24')),
+           ('Traces and formats', ('19', '20', '21', '22', '22b', '23', '24')),
            ('Command line and package', ('90', '91', '92'))]
 SECTIONS = [('experiments', 'Experiments'), ('serve', 'Serving'), ('benchmarks', 'Benchmarks')]
 
