@@ -184,6 +184,7 @@ PROXY_CASES = [
     ('wrong-method', ('GET', C, {}), 405, False, None),
     ('nonascii-header', ('POST', C, {**_chat(), 'headers': {'x-note': b'caf\xe9'}}), 200, True, 'completed'),
     ('emoji-session', ('POST', C, {**_chat(), 'headers': {'x-session-id': 'sess-🙂'.encode()}}), 200, True, 'completed'),
+    ('control-char-header', ('POST', C, {**_chat(), 'headers': {'x-tenant-id': b'^\xc3\x8f\x01\x19'}}), 400, False, None),   # HTTP forbids it; no upstream client sends it
     # the engine refuses a numeric `request_id` and a non-string `user` as vLLM does (400 naming the param); the proxy
     # relays the 400 and still writes one record the reader accepts
     ('numeric-request-id', ('POST', C, _chat(request_id=123)), 400, True, 'upstream_error'),
@@ -258,6 +259,7 @@ ROUTER_CASES = [
     ('nonascii-header', ('POST', C, {**_chat(), 'headers': {'x-note': b'caf\xe9'}}), 200),
     ('emoji-session', ('POST', C, {**_chat(), 'headers': {'x-session-id': 'sess-🙂'.encode()}}), 200),
     ('latin1-session', ('POST', C, {**_chat(), 'headers': {'x-session-id': b'caf\xe9', 'x-request-id': b'\xff\xfe'}}), 200),
+    ('control-char-header', ('POST', C, {**_chat(), 'headers': {'x-tenant-id': b'^\xc3\x8f\x01\x19'}}), 400),
     ('numeric-request-id', ('POST', C, _chat(request_id=123)), 400),   # the replica's 400 relayed; no replica marked down
     ('deep-1000', ('POST', C, _raw(DEEP)), 400),
     ('huge-int', ('POST', C, _raw(b'{"model": "m", "messages": [], "max_tokens": ' + b'9' * 60 + b'}')), 400),

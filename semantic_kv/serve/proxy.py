@@ -14,8 +14,8 @@ from .boundary import parse_json as parse_body, _fast_loads as _loads   # one JS
 from .core import TraceWriter, ProcessTraceWriter, observed_fields, log
 
 # %% auto #0
-__all__ = ['check_base_url', 'ProxyConfig', 'SSESplitter', 'has_content', 'event_usage', 'encoded_separator', 'openai_error',
-           'relay_path', 'upstream_headers', 'Proxy', 'request_id', 'app_from_env']
+__all__ = ['check_base_url', 'ProxyConfig', 'SSESplitter', 'has_content', 'event_usage', 'bad_header', 'encoded_separator',
+           'openai_error', 'relay_path', 'upstream_headers', 'Proxy', 'request_id', 'app_from_env']
 
 # %% ../../nbs/serve/32_proxy.ipynb #32proxy006
 _TRUE, _FALSE = ('1', 'true', 'yes', 'on'), ('0', 'false', 'no', 'off')
@@ -113,6 +113,10 @@ _RESP_DROP = {b'content-length', b'transfer-encoding', b'connection', b'keep-ali
 _FORWARD = ('/v1/chat/completions', '/v1/completions')
 _TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _BAD_VALUE = re.compile(rb'[\x00-\x08\x0a-\x1f\x7f]')
+
+def bad_header(scope)->str|None:
+    "The name of the first request header whose value holds a control character (HTTP allows only HTAB), else None"
+    return next((k.decode('latin-1')[:100] for k, v in scope['headers'] if _BAD_VALUE.search(v)), None)
 _ENCODED_SEP = re.compile(rb'%(2f|5c|00)', re.I)
 
 def encoded_separator(scope)->bool:
@@ -340,6 +344,8 @@ class Proxy:
         except InputError as e: return await self._error(send, path, 400, f"invalid JSON body: {e}", 'invalid_json')
         if not isinstance(body, dict): return await self._error(send, path, 400, "request body is not a JSON object", 'invalid_json')
         fwd, low = self._headers(scope)
+        if (hb := bad_header(scope)) is not None:   # HTTP forbids control characters in a value; no upstream client sends them
+            return await self._error(send, path, 400, f"header {hb!r}: control character in its value", 'invalid_header')
         rid = request_id(low.get('x-request-id'))
         if 'x-request-id' not in low: fwd.append(('x-request-id', rid))   # the upstream sees the id the client is told
         w = self.writer

@@ -83,7 +83,7 @@ def check_replicas(urls, # replica base URLs (a list, or a comma-separated strin
 _HOP = {'host', 'content-length', 'connection', 'keep-alive', 'transfer-encoding', 'te', 'upgrade', 'proxy-connection', 'accept-encoding'}
 
 import re, itertools
-from .proxy import upstream_headers, request_id, _on_reuse, _stale
+from .proxy import upstream_headers, request_id, bad_header, _on_reuse, _stale
 _POST_ONLY = ('/v1/chat/completions', '/v1/completions', '/reset_prefix_cache')
 _BAD = re.compile(rb'[\x00-\x08\x0a-\x1f\x7f]')
 
@@ -278,6 +278,8 @@ class RouterApp:
         try: body = parse_json(raw)
         except InputError as e: return await bad(f'invalid JSON body: {e}')
         if not isinstance(body, dict): return await bad('invalid JSON body: expected a JSON object')
+        if (hb := bad_header(scope)) is not None:   # HTTP forbids control characters in a value: refused at the edge, no replica touched
+            return await bad(f"header {hb!r}: control character in its value")
         hdrs, fwd = {}, []
         for k, v in scope['headers']:
             if k in _IDENT: hdrs[k.decode()] = _text(v)
