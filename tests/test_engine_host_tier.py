@@ -1,7 +1,7 @@
 """The emulated engine's host tier (`semantic-kv engine --host-blocks H`): GPU victims are demoted to an LRU host tier,
 host hits are promoted back and reported in `cached_tokens` (as vLLM reports connector hits), TTFT adds the modelled
 load time, and `/metrics` carries vLLM's offload and connector counters. Real servers on loopback, the `openai` SDK."""
-import subprocess, sys, time
+import collections, subprocess, sys, time
 import httpx, openai, pytest
 pytest.importorskip('uvicorn')
 from semantic_kv.cli import main
@@ -123,3 +123,29 @@ def test_command_line_host_tier():
         page = httpx.get(eng.url + '/metrics').text
     assert again == pt // 16 * 16 > 0
     assert _metric(page, 'vllm:kv_offload_load_bytes_total') == again // 16 * ModelShape(layers=28, kv_heads=4).block_bytes(16)
+
+def test_kv_events_carry_the_host_tier_as_cpu():
+    "Replaying the published events by medium gives the GPU cache and the host tier exactly; medium-blind, their union"
+    zmq = pytest.importorskip('zmq')
+    from semantic_kv.serve.kv_events import attach_publisher, decode_batch
+    port = free_port()
+    eng = Engine(num_blocks=24, host_blocks=40, time_scale=0)
+    attach_publisher(eng, f'tcp://127.0.0.1:{port}')
+    ctx = zmq.Context(); sub = ctx.socket(zmq.SUB); sub.connect(f'tcp://127.0.0.1:{port}'); sub.setsockopt(zmq.SUBSCRIBE, b'')
+    time.sleep(0.3)   # the slow joiner
+    try:
+        with Server(eng) as s:
+            c = openai.OpenAI(base_url=s.url + '/v1', api_key='none', max_retries=0)
+            for i in (0, 1, 2, 3, 4, 0, 5, 3, 6, 1): _cached(c, _doc(i))   # demotions, promotions and host drops
+            eng.kv_events.flush()
+            gpu_now, host_now = {k for k in eng.cache.ids if k in eng.cache}, set(eng.host)
+        tiers, blind, n = {'GPU': set(), 'CPU': set()}, set(), collections.Counter()
+        while sub.poll(500):
+            for e in decode_batch(sub.recv_multipart()[-1])['events']:
+                n[e['type'], e['medium']] += 1
+                if e['type'] == 'BlockStored': tiers[e['medium']].update(e['block_hashes']); blind.update(e['block_hashes'])
+                elif e['type'] == 'BlockRemoved': tiers[e['medium']].difference_update(e['block_hashes']); blind.difference_update(e['block_hashes'])
+    finally: sub.close(); ctx.term()
+    assert n['BlockStored', 'CPU'] > 0 and n['BlockRemoved', 'CPU'] > 0, n
+    assert tiers['GPU'] == gpu_now and tiers['CPU'] == host_now and host_now
+    assert blind == gpu_now | host_now and not gpu_now & host_now

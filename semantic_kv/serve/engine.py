@@ -254,9 +254,9 @@ class Engine:
         "Share of the blocks held by running requests (as vLLM's `kv_cache_usage_perc`: cached but free blocks do not count)"
         return len({n for h in self._held.values() for n in h.nodes}) / self.cfg.num_blocks
     def _cache_start(self, br):
-        "Look up, lock and admit `br`: (handle, cached tokens, host blocks loaded); with a host tier, its hits after the GPU prefix count as cached"
+        "Look up, lock and admit `br`: (handle, cached tokens, host blocks loaded, host events); with a host tier, its hits after the GPU prefix count as cached"
         if self.host is None:
-            h = self.cache.start(br.keys, br.sizes, br.types); self._held[id(h)] = h; return h, h.hit_tokens, 0
+            h = self.cache.start(br.keys, br.sizes, br.types); self._held[id(h)] = h; return h, h.hit_tokens, 0, None
         host, k = self.host, self.cache.match(br.keys).blocks
         j = k
         while j < len(br.keys) and br.keys[j] in host: j += 1
@@ -266,14 +266,18 @@ class Engine:
         for x, s in up[loaded:]: host[x] = s
         tok = sum(s for _, s in up[:loaded])
         m, H = self.metrics(), self.cfg.host_blocks
-        drop, ids, size = 0, self.cache.ids, self.cache.size
+        drop, ids, size, par, keys = [], self.cache.ids, self.cache.size, self.cache.parent, self.cache.keys
         for x in h.evicted:   # GPU victims are demoted to the host; its least recently used blocks leave for good
             n = ids.get(x); host[x] = size[n] if n is not None else self.cfg.block_size; host.move_to_end(x)
-            if len(host) > H: host.popitem(last=False); drop += 1
-        m['store_bytes'].inc(len(h.evicted) * self.block_bytes); m['host_evictions'].inc(drop)
+            if len(host) > H: drop.append(host.popitem(last=False)[0])
+        m['store_bytes'].inc(len(h.evicted) * self.block_bytes); m['host_evictions'].inc(len(drop))
         m['ext_queries'].inc(sum(br.sizes[h.hit_blocks:]) if br.sizes is not None else 0); m['ext_hits'].inc(tok)
         if loaded: m['load_bytes'].inc(loaded * self.block_bytes); m['load_time'].inc(self.host_tier.load_time_ms(loaded * self.block_bytes) / 1000)
-        return h, h.hit_tokens + tok, loaded
+        ev = None
+        if self.kv_events is not None:   # (host keys promoted, (key, parent key) demoted, host keys dropped) for the KV events
+            pk = lambda x: (lambda n: keys[par[n]] if n is not None and par[n] >= 0 else None)(ids.get(x))
+            ev = ([x for x, _ in up[:loaded]], [(x, pk(x)) for x in h.evicted], drop)
+        return h, h.hit_tokens + tok, loaded, ev
     def _cache_release(self, h): self._held.pop(id(h), None); self.cache.release(h)
 
     def close(self):
@@ -394,8 +398,11 @@ class Engine:
         h = None
         try:
             br = request_blocks(sr, c.block_size)
-            h, cached, loaded = self._cache_start(br)
-            if self.kv_events is not None: self.kv_events.note(h, br, sr)
+            h, cached, loaded, hev = self._cache_start(br)
+            if self.kv_events is not None:   # host promotions leave the CPU medium before the GPU stores them; demotions follow the GPU removals
+                if hev: self.kv_events.note_host(removed=hev[0])
+                self.kv_events.note(h, br, sr)
+                if hev: self.kv_events.note_host(stored=hev[1], removed=hev[2])
             prompt = sr.prompt_tokens
             m = self.metrics(); m['queries'].inc(prompt); m['hits'].inc(h.hit_tokens); m['prompt'].inc(prompt)   # GPU hits (vLLM counts connector hits apart)
             load_ms = self.host_tier.load_time_ms(loaded * self.block_bytes)
