@@ -35,7 +35,7 @@ def cmd_engine(a):
     if a.kv_events:
         from semantic_kv.serve.kv_events import attach_publisher
         attach_publisher(eng, a.kv_events, a.kv_events_replay, a.kv_events_topic)
-    _run(eng, a, f"engine ({cfg.served_model_name!r}, {cfg.num_blocks} blocks of {cfg.block_size} tokens, policy {cfg.policy})")
+    _run(eng, a, f"engine ({cfg.served_model_name!r}, {cfg.num_blocks} blocks of {cfg.block_size} tokens, policy {cfg.policy}" + (f"; host tier {cfg.host_blocks} blocks, {cfg.host_policy}" if cfg.host_blocks else '') + ")")
     return 0
 
 def _env_number(name:str, default:float)->float:
@@ -103,6 +103,11 @@ def register_cli(sub):
     s.add_argument('--block-size', type=int, default=16, help='tokens per KV block')
     s.add_argument('--num-blocks', type=int, default=4096, help='cache capacity in blocks')
     s.add_argument('--policy', default='lru', help='eviction policy of the online prefix cache')
+    s.add_argument('--host-blocks', type=int, default=0, help='emulated host (CPU) tier in blocks: GPU victims are demoted there, host hits promoted back and reported as cached (0: none)')
+    s.add_argument('--host-policy', default='lru', help='eviction policy of the host tier (lru)')
+    s.add_argument('--host-gbps', type=float, default=25.0, help='host tier: load bandwidth to the GPU, GB/s (TTFT adds the load time)')
+    s.add_argument('--host-load-ms', type=float, default=0.05, help='host tier: fixed ms per request that loads')
+    s.add_argument('--kv-shape', default='32,8,128,2', metavar='LAYERS,KV_HEADS,HEAD_DIM,DTYPE_BYTES', help='model shape giving the KV bytes per block (default: Llama-3-8B in bf16)')
     s.add_argument('--max-num-seqs', '--max-running', dest='max_num_seqs', type=int, default=64, help='requests running at once; the rest queue')
     s.add_argument('--tokenizer', default='cl100k_base', help='tokenizer name or tokenizer.json (counts prompt tokens)')
     s.add_argument('--model', default=None, help='a model folder (tokenizer.json + tokenizer_config.json): chat prompts rendered by its chat template and tokenized by its tokenizer, as vLLM does')

@@ -16,6 +16,7 @@ from ..segment import segment_request
 from ..blocks import request_blocks
 from ..latency import LatencyModel
 from ..cache import PrefixCache
+from ..tiers import ModelShape, Tier
 from .core import request_identity, chat_view
 from .boundary import (MAX_BODY_BYTES, MAX_MODEL_LEN, RequestError, error_body, send_json, send_error, route,
     content_length, read_body, parse_json_body, check_openai, check_context, unless_disconnected, check_listen, check_flag)
@@ -41,6 +42,11 @@ class EngineConfig(BaseModel):
     block_size: int = Field(16, ge=1)                  # tokens per KV block
     num_blocks: int = Field(4096, ge=1)                # cache capacity in blocks
     policy: str = 'lru'                                # an online policy of `cache.PrefixCache`
+    host_blocks: int = Field(0, ge=0)                  # emulated host (CPU) tier below the GPU cache, in blocks (0: none, the single-tier engine)
+    host_policy: Literal['lru'] = 'lru'                # eviction policy of the host tier (exclusive: GPU victims demoted, host hits promoted)
+    host_gbps: float = Field(25.0, gt=0)               # host -> GPU load bandwidth, GB/s (PCIe class)
+    host_load_ms: float = Field(0.05, ge=0)            # fixed cost of a request's host load
+    shape: ModelShape = ModelShape()                   # KV bytes per block (layers x KV heads x head dim x dtype x 2 x block_size)
     max_num_seqs: int = Field(64, ge=1)                # requests running at once; more wait in a queue
     tokenizer: str = 'cl100k_base'
     model: Optional[str] = None                        # a model folder (tokenizer.json + tokenizer_config.json): chat prompts as its template renders and tokenizes them
@@ -64,6 +70,7 @@ class EngineConfig(BaseModel):
             from semantic_kv.policies import POLICIES
             why = 'reads the future (an offline bound), so it cannot run online' if self.policy in POLICIES else 'is unknown'
             raise ValueError(f"policy: {self.policy!r} {why}; choose one of {', '.join(online)}")
+        if not math.isfinite(self.host_gbps) or not math.isfinite(self.host_load_ms): raise ValueError(f"host_gbps: expected finite host_gbps and host_load_ms")
         for f, v in self.latency.model_dump().items():
             if isinstance(v, float) and not math.isfinite(v): raise ValueError(f"latency.{f}: expected a finite number, got {v}")
         if self.default_max_tokens > self.max_model_len:
@@ -185,6 +192,10 @@ class Engine:
         self.tok = get_tokenizer(self.cfg.tokenizer)
         c = self.cfg
         self.cache = PrefixCache(c.num_blocks * c.block_size, c.block_size, c.policy, latency=c.latency, keep_events=False)
+        # the host tier (exclusive, LRU): key -> tokens of each block demoted from the GPU, oldest first; None without one
+        self.host = collections.OrderedDict() if c.host_blocks else None
+        self.host_tier = Tier(name='host', blocks=c.host_blocks, load_ms=c.host_load_ms, gbps=c.host_gbps)
+        self.block_bytes = c.shape.block_bytes(c.block_size)
         self._held = {}   # id -> handle of each running request
         self.rng = random.Random(self.cfg.seed)
         self._slots = None   # an asyncio.Semaphore, created in the serving loop
@@ -219,6 +230,14 @@ class Engine:
                                buckets=(.001, .005, .01, .02, .04, .06, .08, .1, .25, .5, .75, 1, 2.5, 5, 7.5, 10, 20, 40, 80)),
                 cancelled=Counter('semantickv_engine_cancelled_requests', 'Requests stopped because their client went away.', lab, registry=r),
                 failures=Counter('semantickv_engine_injected_failures', 'Failures injected, by kind.', ['kind'], registry=r))
+            if self.host is not None:   # vLLM's connector and CPU-offload counters (only with a host tier, so the single-tier page is unchanged)
+                m.update(ext_queries=Counter('vllm:external_prefix_cache_queries', 'External prefix cache queries from KV connector cross-instance cache sharing, in terms of number of queried tokens.', lab, registry=r),
+                    ext_hits=Counter('vllm:external_prefix_cache_hits', 'External prefix cache hits from KV connector cross-instance cache sharing, in terms of number of cached tokens.', lab, registry=r),
+                    store_bytes=Counter('vllm:kv_offload_store_bytes', 'Bytes of KV blocks stored (offloaded) from the GPU to the host tier.', lab, registry=r),
+                    load_bytes=Counter('vllm:kv_offload_load_bytes', 'Bytes of KV blocks loaded from the host tier to the GPU.', lab, registry=r),
+                    load_time=Counter('vllm:kv_offload_load_time', 'Modelled time spent loading KV blocks from the host tier, in seconds.', lab, registry=r),
+                    host_evictions=Counter('semantickv_engine_host_evictions', 'Blocks evicted from the host tier (dropped for good).', lab, registry=r),
+                    host_usage=Gauge('semantickv_engine_host_cache_usage_perc', 'Host tier usage. 1 means 100 percent usage.', lab, registry=r))
             self._metrics = {k: (v.labels(self.cfg.served_model_name) if k not in ('registry', 'failures', 'success') else v) for k, v in m.items()}
         return self._metrics
 
@@ -227,6 +246,7 @@ class Engine:
         from prometheus_client import generate_latest
         m = self.metrics()
         m['running'].set(self.running); m['waiting'].set(self.waiting); m['usage'].set(self.cache_usage())
+        if self.host is not None: m['host_usage'].set(len(self.host) / self.cfg.host_blocks)
         return generate_latest(m['registry'])
 
     # ----- the cache (all cache calls are here)
@@ -234,7 +254,30 @@ class Engine:
         "Share of the blocks held by running requests (as vLLM's `kv_cache_usage_perc`: cached but free blocks do not count)"
         return len({n for h in self._held.values() for n in h.nodes}) / self.cfg.num_blocks
     def _cache_start(self, br):
-        h = self.cache.start(br.keys, br.sizes, br.types); self._held[id(h)] = h; return h, h.hit_tokens
+        "Look up, lock and admit `br`: (handle, cached tokens, host blocks loaded, host events); with a host tier, its hits after the GPU prefix count as cached"
+        if self.host is None:
+            h = self.cache.start(br.keys, br.sizes, br.types); self._held[id(h)] = h; return h, h.hit_tokens, 0, None
+        host, k = self.host, self.cache.match(br.keys).blocks
+        j = k
+        while j < len(br.keys) and br.keys[j] in host: j += 1
+        up = [(x, host.pop(x)) for x in br.keys[k:j]]   # promoted (exclusive): out of the host before the GPU demotes its victims
+        h = self.cache.start(br.keys, br.sizes, br.types); self._held[id(h)] = h
+        loaded = max(0, min(j, len(h.nodes)) - h.hit_blocks)   # host blocks the GPU took in (the rest go back)
+        for x, s in up[loaded:]: host[x] = s
+        tok = sum(s for _, s in up[:loaded])
+        m, H = self.metrics(), self.cfg.host_blocks
+        drop, ids, size, par, keys = [], self.cache.ids, self.cache.size, self.cache.parent, self.cache.keys
+        for x in h.evicted:   # GPU victims are demoted to the host; its least recently used blocks leave for good
+            n = ids.get(x); host[x] = size[n] if n is not None else self.cfg.block_size; host.move_to_end(x)
+            if len(host) > H: drop.append(host.popitem(last=False)[0])
+        m['store_bytes'].inc(len(h.evicted) * self.block_bytes); m['host_evictions'].inc(len(drop))
+        m['ext_queries'].inc(sum(br.sizes[h.hit_blocks:]) if br.sizes is not None else 0); m['ext_hits'].inc(tok)
+        if loaded: m['load_bytes'].inc(loaded * self.block_bytes); m['load_time'].inc(self.host_tier.load_time_ms(loaded * self.block_bytes) / 1000)
+        ev = None
+        if self.kv_events is not None:   # (host keys promoted, (key, parent key) demoted, host keys dropped) for the KV events
+            pk = lambda x: (lambda n: keys[par[n]] if n is not None and par[n] >= 0 else None)(ids.get(x))
+            ev = ([x for x, _ in up[:loaded]], [(x, pk(x)) for x in h.evicted], drop)
+        return h, h.hit_tokens + tok, loaded, ev
     def _cache_release(self, h): self._held.pop(id(h), None); self.cache.release(h)
 
     def close(self):
@@ -247,6 +290,7 @@ class Engine:
         "Clear the prefix cache (refused while requests run, as vLLM does)"
         if self.running: return False
         self.cache.reset()
+        if self.host is not None: self.host.clear()
         if self.kv_events is not None: self.kv_events.cleared()
         return True
 
@@ -354,12 +398,16 @@ class Engine:
         h = None
         try:
             br = request_blocks(sr, c.block_size)
-            h, cached = self._cache_start(br)
-            if self.kv_events is not None: self.kv_events.note(h, br, sr)
+            h, cached, loaded, hev = self._cache_start(br)
+            if self.kv_events is not None:   # host promotions leave the CPU medium before the GPU stores them; demotions follow the GPU removals
+                if hev: self.kv_events.note_host(removed=hev[0])
+                self.kv_events.note(h, br, sr)
+                if hev: self.kv_events.note_host(stored=hev[1], removed=hev[2])
             prompt = sr.prompt_tokens
-            m = self.metrics(); m['queries'].inc(prompt); m['hits'].inc(cached); m['prompt'].inc(prompt)
-            if self.keep_log: self.log.append(dict(request_id=body.get('request_id'), prompt_tokens=prompt, cached_tokens=cached))
-            delay = c.latency.ttft(prompt - cached, prompt) * scale / 1000 + (c.slow_ms / 1000 if fail == 'slow' else 0)
+            m = self.metrics(); m['queries'].inc(prompt); m['hits'].inc(h.hit_tokens); m['prompt'].inc(prompt)   # GPU hits (vLLM counts connector hits apart)
+            load_ms = self.host_tier.load_time_ms(loaded * self.block_bytes)
+            if self.keep_log: self.log.append(dict(request_id=body.get('request_id'), prompt_tokens=prompt, cached_tokens=cached, **(dict(host_blocks=loaded, load_ms=load_ms) if self.host is not None else {})))
+            delay = (c.latency.ttft(prompt - cached, prompt) + load_ms) * scale / 1000 + (c.slow_ms / 1000 if fail == 'slow' else 0)
             if delay > 0: await asyncio.sleep(delay)
             m['ttft'].observe(time.perf_counter() - t0)
             words = generated_words(sr.segments[-1].content_hash if sr.segments else '', max_tokens, c.seed)
@@ -413,7 +461,8 @@ FLAGS = dict(served_model_name='--served-model-name', block_size='--block-size',
              max_num_seqs='--max-num-seqs', tokenizer='--tokenizer', inter_token_latency_ms='--inter-token-latency',
              time_scale='--time-scale', default_max_tokens='--max-tokens', max_model_len='--max-model-len',
              max_body_bytes='--max-body-bytes', seed='--seed', failure_injection_rate='--failure-injection-rate',
-             failure_types='--failure-types', slow_ms='--slow-ms')
+             failure_types='--failure-types', slow_ms='--slow-ms', host_blocks='--host-blocks', host_policy='--host-policy',
+             host_gbps='--host-gbps', host_load_ms='--host-load-ms', shape='--kv-shape')
 
 def engine_from_flags(a)->EngineConfig:
     "The `EngineConfig` of `semantic-kv engine`'s parsed flags `a`; a bad value is an `InputError` naming its flag"
@@ -424,6 +473,11 @@ def engine_from_flags(a)->EngineConfig:
     for flag, v in (('--block-size', a.block_size), ('--num-blocks', a.num_blocks), ('--max-num-seqs', a.max_num_seqs),
                     ('--max-tokens', a.max_tokens), ('--max-model-len', a.max_model_len), ('--max-body-bytes', a.max_body_bytes)):
         check_flag(v, flag, integer=True, lo=1, hi=2**40)
+    check_flag(getattr(a, 'host_blocks', 0), '--host-blocks', integer=True, lo=0, hi=2**40)
+    check_flag(getattr(a, 'host_gbps', 25.0), '--host-gbps', lo=0, lo_open=True, hi=1e9); check_flag(getattr(a, 'host_load_ms', 0.05), '--host-load-ms', lo=0, hi=1e9)
+    ks = getattr(a, 'kv_shape', None) or '32,8,128,2'
+    try: shape = ModelShape(**dict(zip(('layers', 'kv_heads', 'head_dim', 'dtype_bytes'), map(int, ks.split(',')), strict=True)))
+    except (ValueError, ValidationError): raise InputError(f"--kv-shape: expected LAYERS,KV_HEADS,HEAD_DIM,DTYPE_BYTES (4 positive integers), got {ks!r:.60}") from None
     try: get_tokenizer(a.tokenizer)
     except Exception as e: raise InputError(f"--tokenizer: cannot load {a.tokenizer!r:.60} ({str(e)[:200] or type(e).__name__})") from None
     model = getattr(a, 'model', None)
@@ -440,7 +494,9 @@ def engine_from_flags(a)->EngineConfig:
                             latency=LatencyModel(base_ms=a.base_ms, ms_per_uncached_token=a.ms_per_token, attn_ms_per_token_sq=a.attn_ms),
                             time_scale=a.time_scale, default_max_tokens=a.max_tokens, max_model_len=a.max_model_len,
                             max_body_bytes=a.max_body_bytes, seed=a.seed, failure_injection_rate=a.failure_injection_rate,
-                            failure_types=tuple(t.strip() for t in a.failure_types.split(',') if t.strip()), slow_ms=a.slow_ms)
+                            failure_types=tuple(t.strip() for t in a.failure_types.split(',') if t.strip()), slow_ms=a.slow_ms,
+                            host_blocks=getattr(a, 'host_blocks', 0), host_policy=getattr(a, 'host_policy', 'lru'), host_gbps=getattr(a, 'host_gbps', 25.0),
+                            host_load_ms=getattr(a, 'host_load_ms', 0.05), shape=shape)
     except InputError as e:
         msg = str(e)
         for f, flag in FLAGS.items():

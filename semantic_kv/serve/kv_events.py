@@ -9,6 +9,7 @@ from typing import Optional
 from ..models import InputError
 
 MEDIUM_GPU = 'GPU'                        # vLLM's `medium` of blocks in device memory
+MEDIUM_CPU = 'CPU'                        # ... and of blocks in the (emulated) host tier
 EVENT_TAGS = ('BlockStored', 'BlockRemoved', 'AllBlocksCleared')
 END_SEQ = (-1).to_bytes(8, 'big', signed=True)   # the replay socket's end-of-replay marker
 
@@ -58,11 +59,11 @@ def decode_batch(payload:bytes, where:str='batch')->dict:
 
 
 # %% auto #0
-__all__ = ['MEDIUM_GPU', 'EVENT_TAGS', 'END_SEQ', 'EVENT_POLICIES', 'RECORD_FORMAT', 'stored_event', 'removed_event',
-           'cleared_event', 'encode_batch', 'decode_batch', 'KVEventPublisher', 'attach_publisher', 'as_cache_events',
-           'EventView', 'EventSemanticLocality', 'EventDynamoKV', 'EventLlmd', 'event_policy', 'parse_event_endpoints',
-           'RouterEvents', 'add_worker', 'remove_worker', 'worker_routes', 'record', 'read_record', 'cmd_kv_events',
-           'register_cli', 'drift_policy']
+__all__ = ['MEDIUM_GPU', 'MEDIUM_CPU', 'EVENT_TAGS', 'END_SEQ', 'EVENT_POLICIES', 'RECORD_FORMAT', 'stored_event',
+           'removed_event', 'cleared_event', 'encode_batch', 'decode_batch', 'KVEventPublisher', 'attach_publisher',
+           'as_cache_events', 'EventView', 'EventSemanticLocality', 'EventDynamoKV', 'EventLlmd', 'event_policy',
+           'parse_event_endpoints', 'RouterEvents', 'add_worker', 'remove_worker', 'worker_routes', 'record',
+           'read_record', 'cmd_kv_events', 'register_cli', 'drift_policy']
 
 # %% ../../nbs/serve/37_kv_events.ipynb #37kvev008
 def _check_endpoint(ep:str, flag:str)->str:
@@ -97,12 +98,19 @@ class KVEventPublisher:
         "Record what request handle `h` stored and evicted (called on the request path: one append, conversion happens later)"
         if h.admitted or h.evicted: self.pending.append((h.evicted, h.admitted, h.hit_blocks, br.keys, sr))
     def cleared(self): self.pending.append(None)
+    def note_host(self, stored:list=(), removed:list=()):
+        "Record host-tier changes (medium CPU): `stored` (key, parent key) pairs demoted there, then `removed` keys (promoted or dropped)"
+        if stored or removed: self.pending.append(('host', list(stored), list(removed)))
 
     def _events(self, items)->list:
         "vLLM events of the noted requests, in order: per request its removals, then its stored run of blocks"
         out, B, med = [], self.B, self.medium
         for it in items:
             if it is None: out.append(cleared_event()); continue
+            if it[0] == 'host':                      # the host tier's blocks (token ids are not kept for demoted blocks)
+                out.extend(stored_event([k], par, [], B, None, MEDIUM_CPU) for k, par in it[1])
+                if it[2]: out.append(removed_event(it[2], MEDIUM_CPU))
+                continue
             ev, ad, i, keys, sr = it                 # the stored blocks follow the hit prefix: keys[i:i+len(ad)]
             if ev: out.append(removed_event(list(ev), med))
             if ad:
