@@ -645,7 +645,7 @@ def compare_text(r:dict, max_requests:int=10)->str:
          f"requests replayed: {r['requests']}",
          f"simulated: {s['events']} events, {s['stored_blocks']} blocks stored, {s['removed_blocks']} removed",
          f"recorded:  {c['events']} events, {c['stored_blocks']} blocks stored, {c['removed_blocks']} removed, {c['cleared']} cleared"
-         + (f" ({c['other_medium_events']} events of other tiers ignored)" if c['other_medium_events'] else '')]
+         + (f" ({c['other_medium_events']} event(s) of other tiers ignored)" if c['other_medium_events'] else '')]
     if r['identical']: return '\n'.join(L + ['identical: every request leaves the same resident blocks on both sides'])
     f = r['first_divergence']
     if f:
