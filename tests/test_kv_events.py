@@ -328,3 +328,9 @@ def test_compare_sample_and_bad_inputs(tmp_path):
     assert r.returncode == 2 and 'bad.jsonl:1' in r.stderr and 'events[0].type' in r.stderr and 'Traceback' not in r.stderr, r.stderr
     r = run_cli('kv-events', 'compare', '--trace', str(trace), '--events', str(fx), '--num-blocks', '0')
     assert r.returncode == 2 and '--num-blocks' in r.stderr, r.stderr
+    for args, needle in ((('--trace', str(tmp_path/'none.jsonl'), '--events', str(fx)), 'none.jsonl: no such file'),
+                         (('--trace', str(trace), '--events', str(tmp_path)), 'is a directory'),
+                         (('--trace', str(fx), '--events', str(fx)), 'kv_events_vllm_sample.jsonl:1:'),
+                         (('--trace', str(trace), '--events', str(fx), '--tokenizer', 'gpt9'), '--tokenizer')):
+        r = run_cli('kv-events', 'compare', *args)
+        assert r.returncode == 2 and needle in r.stderr and 'Traceback' not in r.stderr, r.stderr

@@ -664,17 +664,20 @@ def cmd_kv_compare(a):
     "Replay a proxy trace through the cache core and compare its KV events with a recorded stream: exit 0 identical, 1 different, 2 bad input"
     from semantic_kv.traces import read_requests
     prof = dict(COMPARE_PROFILES[a.profile]) if a.profile else dict(block_size=16, num_blocks=4096, policy='lru')
+    from semantic_kv.serve.boundary import check_flag
+    from semantic_kv.inputs import check_input_file
+    from semantic_kv.tokens import get_tokenizer
     for k, flag in (('num_blocks', '--num-blocks'), ('block_size', '--block-size')):
         v = getattr(a, k)
-        if v is not None:
-            if v < 1: raise InputError(f"{flag}: expected a positive integer, got {v}")
-            prof[k] = v
+        if v is not None: prof[k] = check_flag(v, flag, integer=True, lo=1, hi=2**32)
     if a.policy is not None:
         from semantic_kv.serve.engine import online_policies
         if a.policy not in online_policies(): raise InputError(f"--policy: {a.policy!r} is not an online policy; choose one of {', '.join(online_policies())}")
         prof['policy'] = a.policy
-    reqs = list(read_requests(a.trace))
-    batches = read_record(a.events)
+    try: get_tokenizer(a.tokenizer)
+    except Exception as e: raise InputError(f"--tokenizer: cannot load {a.tokenizer!r:.60} ({str(e)[:200] or type(e).__name__})") from None
+    batches = read_record(check_input_file(a.events))
+    reqs = list(read_requests(check_input_file(a.trace)))
     r = compare_events(simulate_events(reqs, tokenizer=a.tokenizer, **prof), batches)
     r['config'] = prof
     if a.json: print(json.dumps(_jsonable(r), default=str))
