@@ -1,7 +1,7 @@
 """KV events: a real `semantic-kv engine --kv-events` process on loopback, read by a subscriber written from vLLM's
 published example (`examples/online_serving/kv_events_subscriber.py`) and schema (`vllm/distributed/kv_events.py`):
 the structs below are defined here, not imported from SemanticKV."""
-import time
+import json, pathlib, time
 import pytest
 zmq = pytest.importorskip('zmq'); msgspec = pytest.importorskip('msgspec')
 from typing import Any, Optional, Union
@@ -277,3 +277,60 @@ def test_gap_is_filled_from_the_replay_socket():
         v2.receive(0, bufs[0]); asyncio.run(v2._fill(None, 3, bufs[3]))
         assert v2.lost == 2 and not v2.live() and v2.resident == {11, 14}
     finally: pub.close()
+
+def test_compare_engine_through_proxy(tmp_path):
+    "`kv-events compare`: our engine behind a recording proxy, its stream recorded; the matching cache size is identical, another diverges"
+    import subprocess, sys, httpx
+    port, out, trace = free_port(), tmp_path/'events.jsonl', tmp_path/'trace.jsonl'
+    with ServerProcess('engine', '--num-blocks', '8', '--time-scale', '0', '--kv-events', f'tcp://127.0.0.1:{port}') as e:
+        with ServerProcess('proxy', '--upstream', e.url, '--trace-dir', trace, '--no-redact') as px:
+            p = subprocess.Popen([sys.executable, '-c', 'import sys; from semantic_kv.cli import main; sys.exit(main())', 'kv-events', 'record',
+                                  '--endpoint', f'tcp://127.0.0.1:{port}', '--out', str(out), '--duration', '8'], stdout=subprocess.PIPE, text=True)
+            wait_file(out)
+            for i in range(6):   # three different prompts of ~5 blocks, twice: an 8-block cache must evict
+                text = ' '.join(f'r{i % 3}w{j}' for j in range(40))
+                r = httpx.post(px.url + '/v1/chat/completions', json=dict(model='semantic-kv-emulated', messages=[dict(role='user', content=text)], max_tokens=1), timeout=30)
+                assert r.status_code == 200, r.text
+            so, _ = p.communicate(timeout=30)
+    assert p.returncode == 0, so
+    traces = [trace] if trace.is_file() else sorted(trace.glob('*.jsonl'))
+    assert len(traces) == 1, traces
+    base = ('kv-events', 'compare', '--trace', str(traces[0]), '--events', str(out))
+    same = run_cli(*base, '--num-blocks', '8')
+    assert same.returncode == 0 and 'identical' in same.stdout and 'by block hash' in same.stdout, same.stdout + same.stderr
+    diff = run_cli(*base, '--num-blocks', '64')
+    assert diff.returncode == 1 and 'first divergence: request ' in diff.stdout, diff.stdout + diff.stderr
+    import json
+    j = json.loads(run_cli(*base, '--num-blocks', '64', '--json').stdout)
+    assert not j['identical'] and j['first_divergence']['recorded'][0] == 'removed' and j['recorded']['removed_blocks'] > 0 == j['simulated']['removed_blocks']
+    # the same trace without its text (as a redacting proxy writes it): other keys, aligned by order, still identical
+    red = tmp_path/'redacted.jsonl'
+    recs = [json.loads(l) for l in traces[0].read_text().splitlines() if l.strip()]
+    for x in recs:
+        for s in x['segments']: s.pop('text', None)
+    red.write_text(''.join(json.dumps(x) + '\n' for x in recs))
+    r = run_cli('kv-events', 'compare', '--trace', str(red), '--events', str(out), '--num-blocks', '8')
+    assert r.returncode == 0 and 'by order and block count' in r.stdout and 'identical' in r.stdout, r.stdout + r.stderr
+
+def test_compare_sample_and_bad_inputs(tmp_path):
+    "The bundled vLLM sample (opaque bytes hashes) is aligned by order; bad files exit 2 naming file and line"
+    fx = pathlib.Path(__file__).parent/'fixtures'/'kv_events_vllm_sample.jsonl'
+    trace = tmp_path/'t.jsonl'
+    from semantic_kv.traces import native_dict
+    from semantic_kv.segment import segment_request
+    from semantic_kv.tokens import get_tokenizer
+    sr = segment_request(dict(messages=[dict(role='user', content=' '.join(f'w{j}' for j in range(30)))]), get_tokenizer('cl100k_base'), with_text=True)
+    trace.write_text(json.dumps(native_dict(sr)) + '\n')
+    r = run_cli('kv-events', 'compare', '--trace', str(trace), '--events', str(fx), '--profile', 'vllm')
+    assert r.returncode == 1 and 'by order and block count' in r.stdout and 'first divergence' in r.stdout, r.stdout + r.stderr
+    bad = tmp_path/'bad.jsonl'; bad.write_text('{"seq": 0, "ts": 1.0, "events": [{"type": "Nope"}]}\n')
+    r = run_cli('kv-events', 'compare', '--trace', str(trace), '--events', str(bad))
+    assert r.returncode == 2 and 'bad.jsonl:1' in r.stderr and 'events[0].type' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    r = run_cli('kv-events', 'compare', '--trace', str(trace), '--events', str(fx), '--num-blocks', '0')
+    assert r.returncode == 2 and '--num-blocks' in r.stderr, r.stderr
+    for args, needle in ((('--trace', str(tmp_path/'none.jsonl'), '--events', str(fx)), 'none.jsonl: no such file'),
+                         (('--trace', str(trace), '--events', str(tmp_path)), 'is a directory'),
+                         (('--trace', str(fx), '--events', str(fx)), 'kv_events_vllm_sample.jsonl:1:'),
+                         (('--trace', str(trace), '--events', str(fx), '--tokenizer', 'gpt9'), '--tokenizer')):
+        r = run_cli('kv-events', 'compare', *args)
+        assert r.returncode == 2 and needle in r.stderr and 'Traceback' not in r.stderr, r.stderr

@@ -59,11 +59,12 @@ def decode_batch(payload:bytes, where:str='batch')->dict:
 
 
 # %% auto #0
-__all__ = ['MEDIUM_GPU', 'MEDIUM_CPU', 'EVENT_TAGS', 'END_SEQ', 'EVENT_POLICIES', 'RECORD_FORMAT', 'stored_event',
-           'removed_event', 'cleared_event', 'encode_batch', 'decode_batch', 'KVEventPublisher', 'attach_publisher',
-           'as_cache_events', 'EventView', 'EventSemanticLocality', 'EventDynamoKV', 'EventLlmd', 'event_policy',
-           'parse_event_endpoints', 'RouterEvents', 'add_worker', 'remove_worker', 'worker_routes', 'record',
-           'read_record', 'cmd_kv_events', 'register_cli', 'drift_policy']
+__all__ = ['MEDIUM_GPU', 'MEDIUM_CPU', 'EVENT_TAGS', 'END_SEQ', 'EVENT_POLICIES', 'RECORD_FORMAT', 'COMPARE_PROFILES',
+           'stored_event', 'removed_event', 'cleared_event', 'encode_batch', 'decode_batch', 'KVEventPublisher',
+           'attach_publisher', 'as_cache_events', 'EventView', 'EventSemanticLocality', 'EventDynamoKV', 'EventLlmd',
+           'event_policy', 'parse_event_endpoints', 'RouterEvents', 'add_worker', 'remove_worker', 'worker_routes',
+           'record', 'read_record', 'cmd_kv_events', 'register_cli', 'simulate_events', 'recorded_ops',
+           'compare_events', 'compare_text', 'cmd_kv_compare', 'drift_policy']
 
 # %% ../../nbs/serve/37_kv_events.ipynb #37kvev008
 def _check_endpoint(ep:str, flag:str)->str:
@@ -532,8 +533,8 @@ def cmd_kv_events(a):
     return 0
 
 def register_cli(sub):
-    "Add `kv-events record` to the `semantic-kv` subcommands"
-    s = sub.add_parser('kv-events', help='KV cache events: record a stream', description=cmd_kv_events.__doc__)
+    "Add `kv-events record` and `kv-events compare` to the `semantic-kv` subcommands"
+    s = sub.add_parser('kv-events', help='KV cache events: record a stream, compare it with the simulator', description=cmd_kv_events.__doc__)
     ss = s.add_subparsers(dest='kv_cmd', required=True)
     r = ss.add_parser('record', help=cmd_kv_events.__doc__, description=cmd_kv_events.__doc__ + '.\n\n' + RECORD_FORMAT,
                       formatter_class=__import__('argparse').RawDescriptionHelpFormatter)
@@ -542,7 +543,156 @@ def register_cli(sub):
     r.add_argument('--duration', type=float, default=None, help='seconds to record (default: until Ctrl-C)')
     r.add_argument('--topic', default='', help="topic prefix to subscribe to (default: all)")
     r.set_defaults(fn=cmd_kv_events)
+    c = ss.add_parser('compare', help='replay a proxy trace through the cache core and compare its events with a recorded stream',
+                      description=cmd_kv_compare.__doc__ + '.\n\nThe recorded file is what `kv-events record` writes:\n' + RECORD_FORMAT,
+                      formatter_class=__import__('argparse').RawDescriptionHelpFormatter)
+    c.add_argument('--trace', required=True, help='the native trace of the requests the engine answered (e.g. `semantic-kv proxy --no-redact`)')
+    c.add_argument('--events', required=True, help='the JSONL file `kv-events record` wrote')
+    c.add_argument('--profile', choices=sorted(COMPARE_PROFILES), default=None, help='engine profile: block size, blocks and policy (default: semantic-kv, 16 x 4096, lru)')
+    c.add_argument('--num-blocks', type=int, default=None, help="the engine's cache capacity in blocks (overrides the profile)")
+    c.add_argument('--block-size', type=int, default=None, help='tokens per block (overrides the profile)')
+    c.add_argument('--policy', default=None, help='eviction policy of the cache core (overrides the profile; default lru)')
+    c.add_argument('--tokenizer', default='cl100k_base', help="re-encodes a trace's segment texts into the engine's token ids (default: cl100k_base)")
+    c.add_argument('--json', action='store_true', help='print the full report as JSON')
+    c.set_defaults(fn=cmd_kv_compare)
 
+
+# %% ../../nbs/serve/37_kv_events.ipynb #37kvev034
+COMPARE_PROFILES = {'vllm': dict(block_size=16, num_blocks=4096, policy='lru'),          # vLLM's block size and LRU free queue (set --num-blocks to the engine's)
+                    'semantic-kv': dict(block_size=16, num_blocks=4096, policy='lru')}   # `semantic-kv engine`'s defaults
+
+def _with_ids(sr, tok):
+    "`sr` with each segment's token ids re-encoded from its text (a trace kept with text gets the engine's exact block keys); else `sr`"
+    segs = [s for s in sr.segments if s.token_count > 0]
+    if all(s.token_ids is not None for s in segs) or not all(s.text is not None for s in segs): return sr
+    out = []
+    for s in sr.segments:
+        ids = tok.encode(s.text) if s.token_count > 0 else []
+        if len(ids) != s.token_count: return sr
+        out.append(s.model_copy(update=dict(token_ids=ids)))
+    return sr.model_copy(update=dict(segments=out))
+
+def simulate_events(reqs,                      # `SegmentedRequest`s in arrival order (a trace)
+                    block_size:int=16, num_blocks:int=4096, policy:str='lru',
+                    tokenizer:str='cl100k_base')->list:
+    "Per request, the cache ops of replaying `reqs` one at a time through `PrefixCache` as the engine does: removed keys, then stored keys"
+    from semantic_kv.cache import PrefixCache
+    from semantic_kv.blocks import request_blocks
+    from semantic_kv.tokens import get_tokenizer
+    tok, cache, out = get_tokenizer(tokenizer), PrefixCache(num_blocks*block_size, block_size, policy, keep_events=False), []
+    for sr in reqs:
+        br = request_blocks(_with_ids(sr, tok), block_size)
+        h = cache.start(br.keys, br.sizes, br.types)
+        out.append([('removed', k) for k in h.evicted] + [('stored', k) for k in h.admitted])
+        cache.release(h)
+    return out
+
+def recorded_ops(batches:list)->tuple:
+    "(ops, counts) of recorded batches (`read_record`): ('stored'|'removed', hash) per block, ('cleared', None); other tiers' events only counted"
+    ops, n = [], dict(events=0, stored_blocks=0, removed_blocks=0, cleared=0, other_medium_events=0)
+    for b in batches:
+        for e in b['events']:
+            t = e['type']
+            if t != 'AllBlocksCleared' and e.get('medium') not in (None, MEDIUM_GPU): n['other_medium_events'] += 1; continue
+            n['events'] += 1
+            if t == 'AllBlocksCleared': ops.append(('cleared', None)); n['cleared'] += 1; continue
+            k = 'stored' if t == 'BlockStored' else 'removed'
+            ops.extend((k, h) for h in e['block_hashes']); n[k + '_blocks'] += len(e['block_hashes'])
+    return ops, n
+
+def _apply(res:set, op):
+    if op[0] == 'stored': res.add(op[1])
+    elif op[0] == 'removed': res.discard(op[1])
+    else: res.clear()
+
+def compare_events(sim:list,        # `simulate_events` result: ops per request
+                   batches:list)->dict:  # `read_record` result
+    """Align the simulated ops with the recorded ones and compare the cache state after each request.
+    Mode 'hash' when recorded hashes are the simulator's keys (SemanticKV's engine); else 'order': the n-th recorded stored
+    block stands for the n-th simulated one, and later removals are translated through that pairing (a real vLLM's hashes)."""
+    rec, rn = recorded_ops(batches)
+    keys = {k for ops in sim for _, k in ops}
+    mode = 'hash' if not rec or any(h in keys for k, h in rec if k == 'stored') else 'order'
+    pair, p, first = {}, 0, None               # recorded hash -> simulated key (order mode); position in `rec`
+    def tr(op, want):                          # a recorded op in simulated keys
+        k, h = op
+        if mode == 'hash' or k == 'cleared': return op
+        if k == 'stored' and h not in pair and want is not None and want[0] == 'stored' and want[1] not in pair.values(): pair[h] = want[1]
+        return (k, pair.get(h, ('unpaired', h)))
+    sres, rres, states = set(), set(), []
+    for i, ops in enumerate(sim):
+        for op in ops:
+            got = tr(rec[p], op) if p < len(rec) else None
+            if first is None and got != op:
+                first = dict(request=i, position=p, simulated=list(op), recorded=list(rec[p]) if got is not None else None)
+            _apply(sres, op)
+            if got is not None: _apply(rres, got); p += 1
+        d1, d2 = sres - rres, rres - sres
+        states.append(dict(request=i, simulated_blocks=len(sres), recorded_blocks=len(rres), same=not d1 and not d2,
+                           only_simulated=sorted(d1, key=str), only_recorded=sorted(d2, key=str)))
+    if p < len(rec):                           # the engine did more than the trace explains
+        if first is None: first = dict(request=len(sim), position=p, simulated=None, recorded=list(rec[p]))
+        for op in rec[p:]: _apply(rres, tr(op, None))
+    sn = dict(events=sum((any(k == 'removed' for k, _ in o)) + (any(k == 'stored' for k, _ in o)) for o in sim),
+              stored_blocks=sum(k == 'stored' for o in sim for k, _ in o), removed_blocks=sum(k == 'removed' for o in sim for k, _ in o), cleared=0)
+    d1, d2 = sres - rres, rres - sres
+    return dict(mode=mode, requests=len(sim), identical=first is None and not d1 and not d2, simulated=sn, recorded=rn,
+                first_divergence=first, differing_requests=[s['request'] for s in states if not s['same']],
+                final=dict(simulated_blocks=len(sres), recorded_blocks=len(rres), only_simulated=sorted(d1, key=str), only_recorded=sorted(d2, key=str)),
+                states=states)
+
+def _short(h)->str:
+    if isinstance(h, tuple): return f"unpaired {_short(h[1])}"
+    s = h if isinstance(h, str) else f"{h:#x}" if isinstance(h, int) else str(h)
+    return s if len(s) <= 20 else s[:18] + '..'
+
+def _blocks(hs:list, n:int=6)->str: return ', '.join(map(_short, hs[:n])) + (f" (+{len(hs) - n} more)" if len(hs) > n else '') if hs else '-'
+
+def compare_text(r:dict, max_requests:int=10)->str:
+    "The report of `compare_events` in plain words"
+    s, c = r['simulated'], r['recorded']
+    L = [f"alignment: by {'block hash (the recorded hashes are the simulator keys)' if r['mode'] == 'hash' else 'order and block count (the recorded hashes are opaque)'}",
+         f"requests replayed: {r['requests']}",
+         f"simulated: {s['events']} events, {s['stored_blocks']} blocks stored, {s['removed_blocks']} removed",
+         f"recorded:  {c['events']} events, {c['stored_blocks']} blocks stored, {c['removed_blocks']} removed, {c['cleared']} cleared"
+         + (f" ({c['other_medium_events']} event(s) of other tiers ignored)" if c['other_medium_events'] else '')]
+    if r['identical']: return '\n'.join(L + ['identical: every request leaves the same resident blocks on both sides'])
+    f = r['first_divergence']
+    if f:
+        what = lambda o: 'nothing' if o is None else f"{o[0]} {_short(o[1])}" if o[1] is not None else o[0]
+        L.append(f"first divergence: request {f['request']}" + (' (after the last request)' if f['request'] == r['requests'] else '')
+                 + f", block op {f['position']}: simulator {what(f['simulated'])}, recorded {what(f['recorded'])}")
+    L.append(f"cache state differs after {len(r['differing_requests'])} of {r['requests']} requests")
+    for st in [x for x in r['states'] if not x['same']][:max_requests]:
+        L.append(f"  request {st['request']}: simulator {st['simulated_blocks']} blocks, recorded {st['recorded_blocks']};"
+                 f" only simulator: {_blocks(st['only_simulated'])}; only recorded: {_blocks(st['only_recorded'])}")
+    fi = r['final']
+    L.append(f"final state: simulator {fi['simulated_blocks']} blocks, recorded {fi['recorded_blocks']}, {len(fi['only_simulated'])} only simulated, {len(fi['only_recorded'])} only recorded")
+    return '\n'.join(L)
+
+def cmd_kv_compare(a):
+    "Replay a proxy trace through the cache core and compare its KV events with a recorded stream: exit 0 identical, 1 different, 2 bad input"
+    from semantic_kv.traces import read_requests
+    prof = dict(COMPARE_PROFILES[a.profile]) if a.profile else dict(block_size=16, num_blocks=4096, policy='lru')
+    from semantic_kv.serve.boundary import check_flag
+    from semantic_kv.inputs import check_input_file
+    from semantic_kv.tokens import get_tokenizer
+    for k, flag in (('num_blocks', '--num-blocks'), ('block_size', '--block-size')):
+        v = getattr(a, k)
+        if v is not None: prof[k] = check_flag(v, flag, integer=True, lo=1, hi=2**32)
+    if a.policy is not None:
+        from semantic_kv.serve.engine import online_policies
+        if a.policy not in online_policies(): raise InputError(f"--policy: {a.policy!r} is not an online policy; choose one of {', '.join(online_policies())}")
+        prof['policy'] = a.policy
+    try: get_tokenizer(a.tokenizer)
+    except Exception as e: raise InputError(f"--tokenizer: cannot load {a.tokenizer!r:.60} ({str(e)[:200] or type(e).__name__})") from None
+    batches = read_record(check_input_file(a.events))
+    reqs = list(read_requests(check_input_file(a.trace)))
+    r = compare_events(simulate_events(reqs, tokenizer=a.tokenizer, **prof), batches)
+    r['config'] = prof
+    if a.json: print(json.dumps(_jsonable(r), default=str))
+    else: print(compare_text(r))
+    return 0 if r['identical'] else 1
 
 # %% ../../nbs/serve/37_kv_events.ipynb #37kvev051
 def drift_policy(name:str,            # one of `EVENT_POLICIES`
