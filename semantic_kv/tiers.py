@@ -404,15 +404,16 @@ def simulate_tiers(trace:BlockTrace,                   # a prefix trace of equal
     return _tier_result(T, hb, ht, rej, regret_t, ev0, tl, wl, bound)
 
 # %% ../nbs/07d_tiers.ipynb #baac2278
+from .fastsim import _flat
+
 def _tier_result(T, hb, ht, rej, regret_t, ev0, tl, wl, bound):
     tr, cfg, lm, nt = T.trace, T.cfg, T.latency, T.nt
     nT = len(SEMANTIC_TYPES)
-    tot = [0]*T.n_nodes                                   # hits per block, any tier
-    for i, nodes in enumerate(T.C.paths):
-        for n in nodes[:int(hb[i].sum())]: tot[n] += 1
-    hu_t, htk_t = [0]*nT, [0]*nT
-    for n, h in enumerate(tot):
-        if h: hu_t[T.typ[n]] += h; htk_t[T.typ[n]] += h*T.size[n]
+    nodes, off = _flat(T.C); lens = np.diff(off)          # a request's hits are the first `hb[i].sum()` blocks of its path
+    hit = np.arange(len(nodes)) - np.repeat(off[:-1], lens) < np.repeat(hb.sum(1), lens)
+    tot = np.bincount(nodes[hit], minlength=T.n_nodes)    # hits per block, any tier
+    typ, size = np.asarray(T.typ, np.int64), np.asarray(T.size, np.int64)
+    hu_t = [int(x) for x in np.bincount(typ, tot, nT)]; htk_t = [int(x) for x in np.bincount(typ, tot*size, nT)]
     S = Simulator.__new__(Simulator)
     S.trace, S.C, S.policy, S.latency, S.cap, S.ev_type, S.n_evict = tr, T.C, T.pols[0], lm, cfg.tiers[0].blocks*tr.block_size, ev0, T.evictions[0]
     res = S._result(hb.sum(1), ht.sum(1), rej, hu_t, htk_t, regret_t, tl, wl)
@@ -452,7 +453,7 @@ from .policies import DEPTH
 from .fastsim import _flat
 
 # %% ../nbs/07d_tiers.ipynb #b3e20a09
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _hpush(HK, HV, HN, hl, k, key, v, n):
     "Push `(key, v, n)` on tier `k`'s heap: a binary heap in the flat arrays' row `k` (of `len // len(hl)` slots), by key"
     W = HK.shape[0] // hl.shape[0]; o = k*W
@@ -464,7 +465,7 @@ def _hpush(HK, HV, HN, hl, k, key, v, n):
         i = p
     HK[o + i], HV[o + i], HN[o + i] = key, v, n
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _hpop(HK, HV, HN, hl, k):
     "Pop the smallest entry of tier `k`'s heap"
     W = HK.shape[0] // hl.shape[0]; o = k*W
@@ -484,7 +485,7 @@ def _hpop(HK, HV, HN, hl, k):
     return key, v, n
 
 # %% ../nbs/07d_tiers.ipynb #e959e2e0
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _fput(k, n, count, t, st, mask, par, nkids, ngk, last, depth, ev, VER, HK, HV, HN, hl):
     "`TieredCache._put` for LRU tiers (`st`: used, stored, loaded, evictions, demotions rows)"
     m = mask[n]; mask[n] = m | (1 << k); st[0, k] += 1
@@ -496,7 +497,7 @@ def _fput(k, n, count, t, st, mask, par, nkids, ngk, last, depth, ev, VER, HK, H
     ev[n] = 0
     if k: VER[k, n] += 1; _hpush(HK, HV, HN, hl, k, last[n]*DEPTH - depth[n], VER[k, n], n)
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _fremove(k, n, moved, nt, st, mask, par, nkids, ngk, last, depth, ev, VER, HK, HV, HN, hl):
     "`TieredCache._remove` for LRU tiers"
     m = mask[n] & ~(1 << k); mask[n] = m; st[0, k] -= 1
@@ -513,7 +514,7 @@ def _fremove(k, n, moved, nt, st, mask, par, nkids, ngk, last, depth, ev, VER, H
                     if (mask[p] >> j) & 1: VER[j, p] += 1; _hpush(HK, HV, HN, hl, j, last[p]*DEPTH - depth[p], VER[j, p], p)
     if not moved: st[3, k] += 1
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _fpick(k, t, mask, ngk, last, VER, HK, HV, HN, hl, HEK, HEV, HEN, he):
     "Pop tier `k`'s next candidate `(n, key, version)` (n = -1: none): stale entries and GPU non-leaves dropped, locked ones held"
     while hl[k] > 0:
@@ -528,7 +529,7 @@ def _fpick(k, t, mask, ngk, last, VER, HK, HV, HN, hl, HEK, HEV, HEN, he):
 def _fhold(k, key, v, n, HEK, HEV, HEN, he):
     i = k*(HEK.shape[0] // he.shape[0]) + he[k]; HEK[i], HEV[i], HEN[i] = key, v, n; he[k] += 1
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _froom_last(k, t, nt, cap, st, mask, par, nkids, ngk, last, depth, ev, VER, HK, HV, HN, hl, HEK, HEV, HEN, he):
     "`_make_room` of the last tier: its victims leave the cache (never one with cached children)"
     while st[0, k] >= cap[k]:
@@ -539,7 +540,7 @@ def _froom_last(k, t, nt, cap, st, mask, par, nkids, ngk, last, depth, ev, VER, 
             _fremove(k, n, False, nt, st, mask, par, nkids, ngk, last, depth, ev, VER, HK, HV, HN, hl); break
     return True
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _froom_mid(k, t, nt, cap, st, mask, par, nkids, ngk, last, depth, ev, VER, HK, HV, HN, hl, HEK, HEV, HEN, he):
     "`_make_room` of the middle tier of three: victims move down to the last tier"
     while st[0, k] >= cap[k]:
@@ -552,7 +553,7 @@ def _froom_mid(k, t, nt, cap, st, mask, par, nkids, ngk, last, depth, ev, VER, H
             _fremove(k, n, False, nt, st, mask, par, nkids, ngk, last, depth, ev, VER, HK, HV, HN, hl); break
     return True
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _froom_gpu(t, nt, cap, st, mask, par, nkids, ngk, last, depth, ev, VER, HK, HV, HN, hl, HEK, HEV, HEN, he, evt, typ):
     "`_make_room(0)`: GPU victims (unlocked GPU leaves) move down a tier when there is one"
     while st[0, 0] >= cap[0]:
