@@ -454,9 +454,8 @@ from .fastsim import _flat
 
 # %% ../nbs/07d_tiers.ipynb #b3e20a09
 @njit(cache=True, inline='always')
-def _hpush(HK, HV, HN, hl, k, key, v, n):
-    "Push `(key, v, n)` on tier `k`'s heap: a binary heap in the flat arrays' row `k` (of `len // len(hl)` slots), by key"
-    W = HK.shape[0] // hl.shape[0]; o = k*W
+def _hins(HK, HV, HN, hl, k, o, key, v, n):
+    "Insert `(key, v, n)` in tier `k`'s binary heap (at offset `o` of the flat arrays), by key"
     i = hl[k]; hl[k] = i + 1
     while i > 0:                                # LRU keys are unique among current entries: no tie-break needed
         p = (i - 1) >> 1
@@ -466,23 +465,43 @@ def _hpush(HK, HV, HN, hl, k, key, v, n):
     HK[o + i], HV[o + i], HN[o + i] = key, v, n
 
 @njit(cache=True, inline='always')
+def _hdown(HK, HV, HN, o, L, xk, xv, xn):
+    "Put `(xk, xv, xn)` at the root of the heap of `L` entries at offset `o` and sift it down"
+    i = 0
+    while True:
+        c = 2*i + 1
+        if c >= L: break
+        if c + 1 < L and HK[o + c + 1] < HK[o + c]: c += 1
+        if HK[o + c] >= xk: break
+        HK[o + i], HV[o + i], HN[o + i] = HK[o + c], HV[o + c], HN[o + c]
+        i = c
+    HK[o + i], HV[o + i], HN[o + i] = xk, xv, xn
+
+@njit(cache=True, inline='always')
+def _hpush(HK, HV, HN, hl, k, key, v, n):
+    """Push `(key, v, n)` on tier `k`'s heap: row `k` of the flat arrays (`nt` rows), a binary heap of `hl[k]` entries and
+    one waiting entry in the row's last slot (`hl[nt + k]` set): the new entry waits, the one waiting goes into the heap"""
+    nt = hl.shape[0] // 2; W = HK.shape[0] // nt; o = k*W; q = o + W - 1
+    if hl[nt + k]: _hins(HK, HV, HN, hl, k, o, HK[q], HV[q], HN[q])
+    HK[q], HV[q], HN[q] = key, v, n; hl[nt + k] = 1
+
+@njit(cache=True, inline='always')
 def _hpop(HK, HV, HN, hl, k):
-    "Pop the smallest entry of tier `k`'s heap"
-    W = HK.shape[0] // hl.shape[0]; o = k*W
+    "Pop the smallest entry of tier `k`'s heap; the waiting entry (often the parent just freed, the next victim) costs no sift"
+    nt = hl.shape[0] // 2; W = HK.shape[0] // nt; o = k*W; q = o + W - 1
+    if hl[nt + k]:
+        hl[nt + k] = 0
+        if hl[k] == 0 or HK[q] <= HK[o]: return HK[q], HV[q], HN[q]
+        key, v, n = HK[o], HV[o], HN[o]
+        _hdown(HK, HV, HN, o, hl[k], HK[q], HV[q], HN[q])   # the waiting entry replaces the root
+        return key, v, n
     key, v, n = HK[o], HV[o], HN[o]
     L = hl[k] - 1; hl[k] = L
-    if L > 0:
-        xk, xv, xn = HK[o + L], HV[o + L], HN[o + L]
-        i = 0
-        while True:
-            c = 2*i + 1
-            if c >= L: break
-            if c + 1 < L and HK[o + c + 1] < HK[o + c]: c += 1
-            if HK[o + c] >= xk: break
-            HK[o + i], HV[o + i], HN[o + i] = HK[o + c], HV[o + c], HN[o + c]
-            i = c
-        HK[o + i], HV[o + i], HN[o + i] = xk, xv, xn
+    if L > 0: _hdown(HK, HV, HN, o, L, HK[o + L], HV[o + L], HN[o + L])
     return key, v, n
+
+@njit(cache=True, inline='always')
+def _hlen(hl, k): return hl[k] + hl[hl.shape[0]//2 + k]
 
 # %% ../nbs/07d_tiers.ipynb #e959e2e0
 @njit(cache=True, inline='always')
@@ -517,7 +536,7 @@ def _fremove(k, n, moved, nt, st, mask, par, nkids, ngk, last, depth, ev, VER, H
 @njit(cache=True, inline='always')
 def _fpick(k, t, mask, ngk, last, VER, HK, HV, HN, hl, HEK, HEV, HEN, he):
     "Pop tier `k`'s next candidate `(n, key, version)` (n = -1: none): stale entries and GPU non-leaves dropped, locked ones held"
-    while hl[k] > 0:
+    while _hlen(hl, k) > 0:
         key, v, n = _hpop(HK, HV, HN, hl, k)
         if v != VER[k, n] or not (mask[n] >> k) & 1: continue
         if k == 0 and ngk[n]: continue
@@ -577,7 +596,7 @@ def _frun(nodes, off, par, depth, size, typ, cap, N, W):
     mask, ev = np.zeros(N, np.uint8), np.zeros(N, np.uint8)
     nkids, ngk, last = np.zeros(N, np.int64), np.zeros(N, np.int64), np.full(N, -1, np.int64)
     VER = np.zeros((nt, N), np.int64)
-    HK, HV, HN, hl = np.empty(nt*W, np.int64), np.empty(nt*W, np.int64), np.empty(nt*W, np.int64), np.zeros(nt, np.int64)      # heaps, a row per tier
+    HK, HV, HN, hl = np.empty(nt*W, np.int64), np.empty(nt*W, np.int64), np.empty(nt*W, np.int64), np.zeros(2*nt, np.int64)  # heaps, a row per tier
     HEK, HEV, HEN, he = np.empty(nt*W, np.int64), np.empty(nt*W, np.int64), np.empty(nt*W, np.int64), np.zeros(nt, np.int64)  # held entries
     st = np.zeros((5, nt), np.int64)      # used, stored, loaded, evictions, demotions
     evt, regt = np.zeros(16, np.int64), np.zeros(16, np.int64)
@@ -621,8 +640,9 @@ def _frun(nodes, off, par, depth, size, typ, cap, N, W):
                 n = nodes[i]
                 if (mask[n] >> j) & 1 and not (ngk[n] if j == 0 else j == nt - 1 and nkids[n]):
                     VER[j, n] += 1; _hpush(HK, HV, HN, hl, j, last[n]*DEPTH - depth[n], VER[j, n], n)
-            if hl[j] > 2*st[0, j] + 64:               # drop stale entries, rebuild the heap
+            if _hlen(hl, j) > 2*st[0, j] + 64:        # drop stale entries, rebuild the heap
                 L = hl[j]; hl[j] = 0; q = o
+                if hl[nt + j]: HK[o + L], HV[o + L], HN[o + L] = HK[o + W - 1], HV[o + W - 1], HN[o + W - 1]; L += 1; hl[nt + j] = 0
                 for i in range(o, o + L):
                     n = HN[i]
                     if HV[i] == VER[j, n] and (mask[n] >> j) & 1:
