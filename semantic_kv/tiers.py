@@ -406,13 +406,19 @@ def simulate_tiers(trace:BlockTrace,                   # a prefix trace of equal
 # %% ../nbs/07d_tiers.ipynb #baac2278
 from .fastsim import _flat
 
+def _static64(C):
+    "A compiled trace's parent, depth, size and type per block as int64 arrays (kept on the compiled trace, as `_flat`)"
+    s = getattr(C, '_static64', None)
+    if s is None: s = C._static64 = tuple(np.asarray(x, np.int64) for x in (C.parent, C.depth, C.size, C.typ))
+    return s
+
 def _tier_result(T, hb, ht, rej, regret_t, ev0, tl, wl, bound):
     tr, cfg, lm, nt = T.trace, T.cfg, T.latency, T.nt
     nT = len(SEMANTIC_TYPES)
     nodes, off = _flat(T.C); lens = np.diff(off)          # a request's hits are the first `hb[i].sum()` blocks of its path
     hit = np.arange(len(nodes)) - np.repeat(off[:-1], lens) < np.repeat(hb.sum(1), lens)
     tot = np.bincount(nodes[hit], minlength=T.n_nodes)    # hits per block, any tier
-    typ, size = np.asarray(T.typ, np.int64), np.asarray(T.size, np.int64)
+    _, _, size, typ = _static64(T.C)
     hu_t = [int(x) for x in np.bincount(typ, tot, nT)]; htk_t = [int(x) for x in np.bincount(typ, tot*size, nT)]
     S = Simulator.__new__(Simulator)
     S.trace, S.C, S.policy, S.latency, S.cap, S.ev_type, S.n_evict = tr, T.C, T.pols[0], lm, cfg.tiers[0].blocks*tr.block_size, ev0, T.evictions[0]
@@ -421,7 +427,8 @@ def _tier_result(T, hb, ht, rej, regret_t, ev0, tl, wl, bound):
     bpt = cfg.shape.bytes_per_token
     prompt = res.requests.prompt_tokens.to_numpy(np.int64)
     load = np.zeros(ht.shape)
-    for k in range(1, nt): load[:, k] = [cfg.tiers[k].load_time_ms(x*bpt) for x in ht[:, k]]
+    for k in range(1, nt):                                # `Tier.load_time_ms` per request
+        x = ht[:, k]*bpt; load[:, k] = np.where(x > 0, cfg.tiers[k].load_ms + x/(cfg.tiers[k].gbps*1e6), 0.0)
     ttft, lms, depth = tier_ttft(lm, prompt, ht, load)
     rq = res.requests
     for k, name in enumerate(TIER_NAMES[:nt]): rq[f'{name}_hit_tokens'] = ht[:, k]
@@ -665,7 +672,7 @@ def run_tiers_compiled(trace:BlockTrace, cfg:TierConfig, latency:Optional[Latenc
     cap = np.array([t.blocks for t in cfg.tiers], np.int64)
     L = int(np.diff(off).max()) if len(off) > 1 else 0
     W = 2*min(int(cap.max()), C.n_nodes) + 8*L + 128   # heap room: at most two entries per block of a tier, plus one request's pushes
-    par, dep, size, typ = (np.asarray(x, np.int64) for x in (C.parent, C.depth, C.size, C.typ))
+    par, dep, size, typ = _static64(C)
     hb, ht, used0, rej, st, evt, regt = _frun(nodes, off, par, dep, size, typ, cap, max(1, C.n_nodes), W)
     nR, nT = len(off) - 1, len(SEMANTIC_TYPES)
     every = max(1, nR // samples) if samples else 0
