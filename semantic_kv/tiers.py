@@ -404,15 +404,22 @@ def simulate_tiers(trace:BlockTrace,                   # a prefix trace of equal
     return _tier_result(T, hb, ht, rej, regret_t, ev0, tl, wl, bound)
 
 # %% ../nbs/07d_tiers.ipynb #baac2278
+from .fastsim import _flat
+
+def _static64(C):
+    "A compiled trace's parent, depth, size and type per block as int64 arrays (kept on the compiled trace, as `_flat`)"
+    s = getattr(C, '_static64', None)
+    if s is None: s = C._static64 = tuple(np.asarray(x, np.int64) for x in (C.parent, C.depth, C.size, C.typ))
+    return s
+
 def _tier_result(T, hb, ht, rej, regret_t, ev0, tl, wl, bound):
     tr, cfg, lm, nt = T.trace, T.cfg, T.latency, T.nt
     nT = len(SEMANTIC_TYPES)
-    tot = [0]*T.n_nodes                                   # hits per block, any tier
-    for i, nodes in enumerate(T.C.paths):
-        for n in nodes[:int(hb[i].sum())]: tot[n] += 1
-    hu_t, htk_t = [0]*nT, [0]*nT
-    for n, h in enumerate(tot):
-        if h: hu_t[T.typ[n]] += h; htk_t[T.typ[n]] += h*T.size[n]
+    nodes, off = _flat(T.C); lens = np.diff(off)          # a request's hits are the first `hb[i].sum()` blocks of its path
+    hit = np.arange(len(nodes)) - np.repeat(off[:-1], lens) < np.repeat(hb.sum(1), lens)
+    tot = np.bincount(nodes[hit], minlength=T.n_nodes)    # hits per block, any tier
+    _, _, size, typ = _static64(T.C)
+    hu_t = [int(x) for x in np.bincount(typ, tot, nT)]; htk_t = [int(x) for x in np.bincount(typ, tot*size, nT)]
     S = Simulator.__new__(Simulator)
     S.trace, S.C, S.policy, S.latency, S.cap, S.ev_type, S.n_evict = tr, T.C, T.pols[0], lm, cfg.tiers[0].blocks*tr.block_size, ev0, T.evictions[0]
     res = S._result(hb.sum(1), ht.sum(1), rej, hu_t, htk_t, regret_t, tl, wl)
@@ -420,7 +427,8 @@ def _tier_result(T, hb, ht, rej, regret_t, ev0, tl, wl, bound):
     bpt = cfg.shape.bytes_per_token
     prompt = res.requests.prompt_tokens.to_numpy(np.int64)
     load = np.zeros(ht.shape)
-    for k in range(1, nt): load[:, k] = [cfg.tiers[k].load_time_ms(x*bpt) for x in ht[:, k]]
+    for k in range(1, nt):                                # `Tier.load_time_ms` per request
+        x = ht[:, k]*bpt; load[:, k] = np.where(x > 0, cfg.tiers[k].load_ms + x/(cfg.tiers[k].gbps*1e6), 0.0)
     ttft, lms, depth = tier_ttft(lm, prompt, ht, load)
     rq = res.requests
     for k, name in enumerate(TIER_NAMES[:nt]): rq[f'{name}_hit_tokens'] = ht[:, k]
@@ -452,10 +460,9 @@ from .policies import DEPTH
 from .fastsim import _flat
 
 # %% ../nbs/07d_tiers.ipynb #b3e20a09
-@njit(cache=True)
-def _hpush(HK, HV, HN, hl, k, key, v, n):
-    "Push `(key, v, n)` on tier `k`'s heap: a binary heap in the flat arrays' row `k` (of `len // len(hl)` slots), by key"
-    W = HK.shape[0] // hl.shape[0]; o = k*W
+@njit(cache=True, inline='always')
+def _hins(HK, HV, HN, hl, k, o, key, v, n):
+    "Insert `(key, v, n)` in tier `k`'s binary heap (at offset `o` of the flat arrays), by key"
     i = hl[k]; hl[k] = i + 1
     while i > 0:                                # LRU keys are unique among current entries: no tie-break needed
         p = (i - 1) >> 1
@@ -464,27 +471,47 @@ def _hpush(HK, HV, HN, hl, k, key, v, n):
         i = p
     HK[o + i], HV[o + i], HN[o + i] = key, v, n
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
+def _hdown(HK, HV, HN, o, L, xk, xv, xn):
+    "Put `(xk, xv, xn)` at the root of the heap of `L` entries at offset `o` and sift it down"
+    i = 0
+    while True:
+        c = 2*i + 1
+        if c >= L: break
+        if c + 1 < L and HK[o + c + 1] < HK[o + c]: c += 1
+        if HK[o + c] >= xk: break
+        HK[o + i], HV[o + i], HN[o + i] = HK[o + c], HV[o + c], HN[o + c]
+        i = c
+    HK[o + i], HV[o + i], HN[o + i] = xk, xv, xn
+
+@njit(cache=True, inline='always')
+def _hpush(HK, HV, HN, hl, k, key, v, n):
+    """Push `(key, v, n)` on tier `k`'s heap: row `k` of the flat arrays (`nt` rows), a binary heap of `hl[k]` entries and
+    one waiting entry in the row's last slot (`hl[nt + k]` set): the new entry waits, the one waiting goes into the heap"""
+    nt = hl.shape[0] // 2; W = HK.shape[0] // nt; o = k*W; q = o + W - 1
+    if hl[nt + k]: _hins(HK, HV, HN, hl, k, o, HK[q], HV[q], HN[q])
+    HK[q], HV[q], HN[q] = key, v, n; hl[nt + k] = 1
+
+@njit(cache=True, inline='always')
 def _hpop(HK, HV, HN, hl, k):
-    "Pop the smallest entry of tier `k`'s heap"
-    W = HK.shape[0] // hl.shape[0]; o = k*W
+    "Pop the smallest entry of tier `k`'s heap; the waiting entry (often the parent just freed, the next victim) costs no sift"
+    nt = hl.shape[0] // 2; W = HK.shape[0] // nt; o = k*W; q = o + W - 1
+    if hl[nt + k]:
+        hl[nt + k] = 0
+        if hl[k] == 0 or HK[q] <= HK[o]: return HK[q], HV[q], HN[q]
+        key, v, n = HK[o], HV[o], HN[o]
+        _hdown(HK, HV, HN, o, hl[k], HK[q], HV[q], HN[q])   # the waiting entry replaces the root
+        return key, v, n
     key, v, n = HK[o], HV[o], HN[o]
     L = hl[k] - 1; hl[k] = L
-    if L > 0:
-        xk, xv, xn = HK[o + L], HV[o + L], HN[o + L]
-        i = 0
-        while True:
-            c = 2*i + 1
-            if c >= L: break
-            if c + 1 < L and HK[o + c + 1] < HK[o + c]: c += 1
-            if HK[o + c] >= xk: break
-            HK[o + i], HV[o + i], HN[o + i] = HK[o + c], HV[o + c], HN[o + c]
-            i = c
-        HK[o + i], HV[o + i], HN[o + i] = xk, xv, xn
+    if L > 0: _hdown(HK, HV, HN, o, L, HK[o + L], HV[o + L], HN[o + L])
     return key, v, n
 
+@njit(cache=True, inline='always')
+def _hlen(hl, k): return hl[k] + hl[hl.shape[0]//2 + k]
+
 # %% ../nbs/07d_tiers.ipynb #e959e2e0
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _fput(k, n, count, t, st, mask, par, nkids, ngk, last, depth, ev, VER, HK, HV, HN, hl):
     "`TieredCache._put` for LRU tiers (`st`: used, stored, loaded, evictions, demotions rows)"
     m = mask[n]; mask[n] = m | (1 << k); st[0, k] += 1
@@ -496,7 +523,7 @@ def _fput(k, n, count, t, st, mask, par, nkids, ngk, last, depth, ev, VER, HK, H
     ev[n] = 0
     if k: VER[k, n] += 1; _hpush(HK, HV, HN, hl, k, last[n]*DEPTH - depth[n], VER[k, n], n)
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _fremove(k, n, moved, nt, st, mask, par, nkids, ngk, last, depth, ev, VER, HK, HV, HN, hl):
     "`TieredCache._remove` for LRU tiers"
     m = mask[n] & ~(1 << k); mask[n] = m; st[0, k] -= 1
@@ -513,10 +540,10 @@ def _fremove(k, n, moved, nt, st, mask, par, nkids, ngk, last, depth, ev, VER, H
                     if (mask[p] >> j) & 1: VER[j, p] += 1; _hpush(HK, HV, HN, hl, j, last[p]*DEPTH - depth[p], VER[j, p], p)
     if not moved: st[3, k] += 1
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _fpick(k, t, mask, ngk, last, VER, HK, HV, HN, hl, HEK, HEV, HEN, he):
     "Pop tier `k`'s next candidate `(n, key, version)` (n = -1: none): stale entries and GPU non-leaves dropped, locked ones held"
-    while hl[k] > 0:
+    while _hlen(hl, k) > 0:
         key, v, n = _hpop(HK, HV, HN, hl, k)
         if v != VER[k, n] or not (mask[n] >> k) & 1: continue
         if k == 0 and ngk[n]: continue
@@ -528,7 +555,7 @@ def _fpick(k, t, mask, ngk, last, VER, HK, HV, HN, hl, HEK, HEV, HEN, he):
 def _fhold(k, key, v, n, HEK, HEV, HEN, he):
     i = k*(HEK.shape[0] // he.shape[0]) + he[k]; HEK[i], HEV[i], HEN[i] = key, v, n; he[k] += 1
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _froom_last(k, t, nt, cap, st, mask, par, nkids, ngk, last, depth, ev, VER, HK, HV, HN, hl, HEK, HEV, HEN, he):
     "`_make_room` of the last tier: its victims leave the cache (never one with cached children)"
     while st[0, k] >= cap[k]:
@@ -539,7 +566,7 @@ def _froom_last(k, t, nt, cap, st, mask, par, nkids, ngk, last, depth, ev, VER, 
             _fremove(k, n, False, nt, st, mask, par, nkids, ngk, last, depth, ev, VER, HK, HV, HN, hl); break
     return True
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _froom_mid(k, t, nt, cap, st, mask, par, nkids, ngk, last, depth, ev, VER, HK, HV, HN, hl, HEK, HEV, HEN, he):
     "`_make_room` of the middle tier of three: victims move down to the last tier"
     while st[0, k] >= cap[k]:
@@ -552,7 +579,7 @@ def _froom_mid(k, t, nt, cap, st, mask, par, nkids, ngk, last, depth, ev, VER, H
             _fremove(k, n, False, nt, st, mask, par, nkids, ngk, last, depth, ev, VER, HK, HV, HN, hl); break
     return True
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _froom_gpu(t, nt, cap, st, mask, par, nkids, ngk, last, depth, ev, VER, HK, HV, HN, hl, HEK, HEV, HEN, he, evt, typ):
     "`_make_room(0)`: GPU victims (unlocked GPU leaves) move down a tier when there is one"
     while st[0, 0] >= cap[0]:
@@ -576,7 +603,7 @@ def _frun(nodes, off, par, depth, size, typ, cap, N, W):
     mask, ev = np.zeros(N, np.uint8), np.zeros(N, np.uint8)
     nkids, ngk, last = np.zeros(N, np.int64), np.zeros(N, np.int64), np.full(N, -1, np.int64)
     VER = np.zeros((nt, N), np.int64)
-    HK, HV, HN, hl = np.empty(nt*W, np.int64), np.empty(nt*W, np.int64), np.empty(nt*W, np.int64), np.zeros(nt, np.int64)      # heaps, a row per tier
+    HK, HV, HN, hl = np.empty(nt*W, np.int64), np.empty(nt*W, np.int64), np.empty(nt*W, np.int64), np.zeros(2*nt, np.int64)  # heaps, a row per tier
     HEK, HEV, HEN, he = np.empty(nt*W, np.int64), np.empty(nt*W, np.int64), np.empty(nt*W, np.int64), np.zeros(nt, np.int64)  # held entries
     st = np.zeros((5, nt), np.int64)      # used, stored, loaded, evictions, demotions
     evt, regt = np.zeros(16, np.int64), np.zeros(16, np.int64)
@@ -620,8 +647,9 @@ def _frun(nodes, off, par, depth, size, typ, cap, N, W):
                 n = nodes[i]
                 if (mask[n] >> j) & 1 and not (ngk[n] if j == 0 else j == nt - 1 and nkids[n]):
                     VER[j, n] += 1; _hpush(HK, HV, HN, hl, j, last[n]*DEPTH - depth[n], VER[j, n], n)
-            if hl[j] > 2*st[0, j] + 64:               # drop stale entries, rebuild the heap
+            if _hlen(hl, j) > 2*st[0, j] + 64:        # drop stale entries, rebuild the heap
                 L = hl[j]; hl[j] = 0; q = o
+                if hl[nt + j]: HK[o + L], HV[o + L], HN[o + L] = HK[o + W - 1], HV[o + W - 1], HN[o + W - 1]; L += 1; hl[nt + j] = 0
                 for i in range(o, o + L):
                     n = HN[i]
                     if HV[i] == VER[j, n] and (mask[n] >> j) & 1:
@@ -644,7 +672,7 @@ def run_tiers_compiled(trace:BlockTrace, cfg:TierConfig, latency:Optional[Latenc
     cap = np.array([t.blocks for t in cfg.tiers], np.int64)
     L = int(np.diff(off).max()) if len(off) > 1 else 0
     W = 2*min(int(cap.max()), C.n_nodes) + 8*L + 128   # heap room: at most two entries per block of a tier, plus one request's pushes
-    par, dep, size, typ = (np.asarray(x, np.int64) for x in (C.parent, C.depth, C.size, C.typ))
+    par, dep, size, typ = _static64(C)
     hb, ht, used0, rej, st, evt, regt = _frun(nodes, off, par, dep, size, typ, cap, max(1, C.n_nodes), W)
     nR, nT = len(off) - 1, len(SEMANTIC_TYPES)
     every = max(1, nR // samples) if samples else 0
