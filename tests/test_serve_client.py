@@ -111,7 +111,7 @@ def _check(paths, n):
     paths['router'].stop(); paths['proxy'].stop()
     e = paths['engines']
     trace, dec = _lines(paths['trace']), _lines(paths['log'])
-    assert len(trace) == n and all(r['note'] == 'status 200; outcome completed' for r in trace), trace[:2]
+    assert len(trace) == n and all(r['note'] == 'status 200' and r['outcome'] == 'completed' for r in trace), trace[:2]
     assert len(dec) == n and all(d['outcome'] == '200' for d in dec)
     assert len(e[1].app.log) + len(e[2].app.log) == n
 

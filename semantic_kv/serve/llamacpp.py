@@ -274,6 +274,8 @@ def validation_workload(n_requests:int=120,      # requests in total
     return out
 
 # %% ../../nbs/serve/36_llamacpp.ipynb #e54e8aed
+import uuid
+
 def drive(base_url:str,            # the server (or the proxy in front of it): http://127.0.0.1:PORT
           requests:list[dict],     # chat requests (`model`, `messages`, optional `session_id`)
           max_tokens:int=1,        # generated tokens per request (1: a slot then holds exactly the prompt)
@@ -285,8 +287,10 @@ def drive(base_url:str,            # the server (or the proxy in front of it): h
     cl = openai.OpenAI(base_url=base_url.rstrip('/') + '/v1', api_key='none', max_retries=retries, timeout=600)
     rows = []
     for r in requests:
+        cid = f'skv-{uuid.uuid4().hex[:20]}'      # our X-Request-ID: the proxy records it, so client rows join trace lines
+        hdr = {'x-request-id': cid, **({'x-session-id': r['session_id']} if r.get('session_id') else {})}
         kw = dict(model=r.get('model', 'tiny'), messages=r['messages'], max_completion_tokens=max_tokens, temperature=0.0,
-                  logit_bias=ASCII_ONLY_BIAS, extra_headers={'x-session-id': r['session_id']} if r.get('session_id') else None)
+                  logit_bias=ASCII_ONLY_BIAS, extra_headers=hdr)
         t0 = time.perf_counter(); ttft = None; usage = timings = rid = None
         if stream:
             for ch in cl.chat.completions.create(stream=True, stream_options=dict(include_usage=True), **kw):
@@ -299,7 +303,7 @@ def drive(base_url:str,            # the server (or the proxy in front of it): h
             rid, usage, timings = res.id, res.usage, (res.model_extra or {}).get('timings')
         total = (time.perf_counter() - t0)*1000
         det = getattr(usage, 'prompt_tokens_details', None)
-        rows.append(dict(request_id=r.get('request_id'), response_id=rid, session_id=r.get('session_id'), client_ttft_ms=ttft, client_total_ms=total,
+        rows.append(dict(request_id=r.get('request_id'), client_request_id=cid, response_id=rid, session_id=r.get('session_id'), client_ttft_ms=ttft, client_total_ms=total,
                          prompt_tokens=usage.prompt_tokens if usage else None, cached_tokens=getattr(det, 'cached_tokens', None),
                          prompt_n=(timings or {}).get('prompt_n'), prompt_ms=(timings or {}).get('prompt_ms'), cache_n=(timings or {}).get('cache_n')))
     return pd.DataFrame(rows)
@@ -357,6 +361,6 @@ def run_validation(model,                       # GGUF model
             client = drive(px.url, requests)
     tr = trace_token_ids(path)
     if len(tr) != len(client): raise RuntimeError(f"the proxy traced {len(tr)} of {len(client)} requests")
-    out = client.merge(tr.drop(columns=['session_id', 'prompt_tokens']), left_on='response_id', right_on='request_id', how='left', suffixes=('', '_trace'))
+    out = client.merge(tr.drop(columns=['session_id', 'prompt_tokens']), left_on='client_request_id', right_on='request_id', how='left', suffixes=('', '_trace'))
     if out.observed_cached_tokens.isna().any(): raise RuntimeError("some requests are missing from the proxy's trace")
     return out
