@@ -34,7 +34,7 @@ def installed(tmp_path_factory):
     # the dependencies come from this environment (a path in a .pth file: its own .pth files, including the
     # editable install of semantic_kv, are not processed, so only the wheel provides semantic_kv)
     (site/'_deps_from_dev_env.pth').write_text(sysconfig.get_paths()['purelib'] + '\n')
-    run([sys.executable, '-m', 'pip', '--python', py, 'install', '--no-deps', '-q', wheel])
+    run([sys.executable, '-m', 'pip', '--python', py, 'install', '--no-deps', '--ignore-installed', '-q', wheel])   # never 'already installed' from the visible dev env
     return py, venv/'bin'/'semantic-kv', tmp
 
 def test_wheel_carries_the_data(installed):
